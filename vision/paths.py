@@ -1,0 +1,46 @@
+"""Where things live: the shipped model, the user's data folder and the active user model.
+
+Model lookup order (``GestureClassifier()`` with no path):
+1. an explicit path given by the caller,
+2. the active user model, ``<user data>/models/active/`` (installed by ``python -m training personalize``),
+3. the shipped default, ``assets/models/``.
+The user data folder is ``$RPS_ROBOT_HOME`` if set, else ``$XDG_DATA_HOME/rps-robot``,
+else ``~/.local/share/rps-robot``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+SHIPPED_MODEL_DIR = ASSETS_DIR / "models"
+METADATA_NAME = "model.json"
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder (not created here)."""
+    if env := os.environ.get("RPS_ROBOT_HOME"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "rps-robot"
+
+
+def user_models_dir() -> Path:
+    return user_data_dir() / "models"
+
+
+def active_model_dir() -> Path:
+    return user_models_dir() / "active"
+
+
+def previous_model_dir() -> Path:
+    return user_models_dir() / "previous"
+
+
+def default_model_dir() -> Path:
+    """The active user model if one is installed, else the shipped default."""
+    active = active_model_dir()
+    if (active / METADATA_NAME).is_file():
+        return active
+    return SHIPPED_MODEL_DIR
