@@ -1,0 +1,498 @@
+"""The robot's body on gpiozero devices: servos, LEDs, a buzzer and a start button.
+
+Every part takes ``pin_factory=None`` like a gpiozero device: ``None`` lets gpiozero choose
+(lgpio on a Pi 5, or whatever ``GPIOZERO_PIN_FACTORY`` names); tests and ``--pins mock`` pass a
+``MockFactory``. gpiozero is imported here, never at ``import hardware``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from gpiozero import LED, RGBLED, AngularServo, Button, Buzzer
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from vision.labels import THROWS, Gesture, Outcome
+
+from .config import (
+    ButtonConfig,
+    BuzzerConfig,
+    FingersConfig,
+    HardwareConfig,
+    OutcomeLedsConfig,
+    RGBLedConfig,
+    ServoConfig,
+    ServoRange,
+    ThrowLedsConfig,
+)
+
+log = logging.getLogger(__name__)
+pin_log = logging.getLogger("hardware.pins")
+
+#: How long a servo gets to reach neutral before its signal is cut at shutdown.
+SETTLE_S = 0.3
+
+
+# --- watching pins on a PC -----------------------------------------------------------------------
+
+
+class LoggingMockPWMPin(MockPWMPin):
+    """A ``MockPWMPin`` that logs every change of state (INFO on ``hardware.pins``)."""
+
+    def _change_state(self, value):
+        changed = super()._change_state(value)
+        if changed:
+            label = getattr(self._factory, "labels", {}).get(self.info.name, "")
+            name = f"{self.info.name} ({label})" if label else self.info.name
+            freq = self._frequency
+            if freq and 0 < value < 1:
+                pulse = value * 1000 / freq
+                pin_log.info("%s -> duty %.4f at %g Hz (%.3f ms pulse)", name, value, freq, pulse)
+            else:
+                pin_log.info("%s -> %s", name, _level(value))
+        return changed
+
+
+def _level(value) -> str:
+    if isinstance(value, bool) or value in (0, 1):
+        return "high" if value else "low"
+    return f"{value:.3f}"
+
+
+class LoggingMockFactory(MockFactory):
+    """``MockFactory(pin_class=LoggingMockPWMPin)``, with a label per pin for the log."""
+
+    def __init__(self, revision=None):
+        super().__init__(revision=revision, pin_class=LoggingMockPWMPin)
+        self.labels: dict[str, str] = {}
+
+
+def mock_factory(*, logged: bool = True) -> MockFactory:
+    """A mock pin factory that does PWM (servos, RGB LED); ``logged`` logs every pin change."""
+    return LoggingMockFactory() if logged else MockFactory(pin_class=MockPWMPin)
+
+
+def _label(factory, pin: str, label: str) -> None:
+    labels = getattr(factory, "labels", None)
+    if labels is not None:
+        labels[pin] = label
+
+
+# --- parts ---------------------------------------------------------------------------------------
+
+
+class Part:
+    """One fitted part of the body; every call is optional (a no-op here)."""
+
+    name = "part"
+
+    def rest(self) -> None:
+        """Idle between rounds."""
+
+    def countdown(self, step: int, total: int) -> None:
+        pass
+
+    def show_throw(self, gesture: Gesture) -> None:
+        pass
+
+    def show_outcome(self, outcome: Outcome) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _servo(pin: str, rng: ServoRange, angle: float, pin_factory) -> AngularServo:
+    return AngularServo(
+        pin,
+        initial_angle=angle,
+        min_angle=rng.min_angle,
+        max_angle=rng.max_angle,
+        min_pulse_width=rng.min_pulse_ms / 1000,
+        max_pulse_width=rng.max_pulse_ms / 1000,
+        frame_width=rng.frame_ms / 1000,
+        pin_factory=pin_factory,
+    )
+
+
+class ThrowServo(Part):
+    """One ``AngularServo`` that points at the sign of the robot's throw."""
+
+    name = "servo"
+
+    def __init__(self, config: ServoConfig, *, pin_factory=None):
+        self.config = config
+        _label(pin_factory, config.pin, "servo")
+        self.servo = _servo(config.pin, config.range, config.neutral, pin_factory)
+
+    def rest(self) -> None:
+        self.servo.angle = self.config.neutral
+
+    def show_throw(self, gesture: Gesture) -> None:
+        self.servo.angle = self.config.angles[gesture]
+
+    def to_neutral(self) -> None:
+        if not self.servo.closed:
+            self.servo.angle = self.config.neutral
+
+    def detach(self) -> None:
+        """Stop the pulses: the servo goes limp instead of buzzing (or jittering) at rest."""
+        if not self.servo.closed:
+            self.servo.detach()
+
+    def close(self) -> None:
+        self.servo.close()
+
+
+class FingerHand(Part):
+    """Up to five finger servos; a fist while counting down, then the throw's shape."""
+
+    name = "fingers"
+
+    def __init__(self, config: FingersConfig, *, pin_factory=None):
+        self.config = config
+        self.servos: dict[str, AngularServo] = {}
+        try:
+            for finger in config.fingers:
+                _label(pin_factory, finger.pin, f"{finger.name} finger")
+                self.servos[finger.name] = _servo(
+                    finger.pin, config.range, finger.neutral, pin_factory
+                )
+        except BaseException:
+            self.close()
+            raise
+
+    def _pose(self, angle_of: Callable) -> None:
+        for finger in self.config.fingers:
+            self.servos[finger.name].angle = angle_of(finger)
+
+    def rest(self) -> None:
+        self._pose(lambda f: f.neutral)
+
+    def countdown(self, step: int, total: int) -> None:
+        if step == 1:
+            self._pose(lambda f: f.angles[Gesture.ROCK])
+
+    def show_throw(self, gesture: Gesture) -> None:
+        self._pose(lambda f: f.angles[gesture])
+
+    def to_neutral(self) -> None:
+        for finger in self.config.fingers:
+            if finger.name in self.servos and not self.servos[finger.name].closed:
+                self.servos[finger.name].angle = finger.neutral
+
+    def detach(self) -> None:
+        for servo in self.servos.values():
+            if not servo.closed:
+                servo.detach()
+
+    def close(self) -> None:
+        for servo in self.servos.values():
+            servo.close()
+
+
+class ThrowLeds(Part):
+    """One LED per throw: a chase rock, paper, scissors while counting, then the throw's LED."""
+
+    name = "throw_leds"
+
+    def __init__(self, config: ThrowLedsConfig, *, pin_factory=None):
+        self.leds: dict[Gesture, LED] = {}
+        try:
+            for gesture in THROWS:
+                pin = config.pins[gesture]
+                _label(pin_factory, pin, f"{gesture} LED")
+                self.leds[gesture] = LED(
+                    pin, active_high=config.active_high, pin_factory=pin_factory
+                )
+        except BaseException:
+            self.close()
+            raise
+
+    def _light(self, lit: Iterable[Gesture]) -> None:
+        lit = set(lit)
+        for gesture, led in self.leds.items():
+            led.value = gesture in lit
+
+    def rest(self) -> None:
+        self._light(())
+
+    def countdown(self, step: int, total: int) -> None:
+        self._light(THROWS if step >= total else [THROWS[(step - 1) % len(THROWS)]])
+
+    def show_throw(self, gesture: Gesture) -> None:
+        self._light([gesture])
+
+    def close(self) -> None:
+        for led in self.leds.values():
+            led.close()
+
+
+class ThrowRGBLed(Part):
+    """One RGB LED: white getting brighter while counting, then the throw's colour."""
+
+    name = "rgb_led"
+
+    def __init__(self, config: RGBLedConfig, *, pin_factory=None):
+        self.config = config
+        for colour in ("red", "green", "blue"):
+            _label(pin_factory, getattr(config, colour), f"RGB {colour}")
+        self.led = RGBLED(
+            config.red,
+            config.green,
+            config.blue,
+            active_high=config.active_high,
+            pin_factory=pin_factory,
+        )
+
+    def rest(self) -> None:
+        self.led.off()
+
+    def countdown(self, step: int, total: int) -> None:
+        level = min(1.0, step / max(total, 1))
+        self.led.color = (level, level, level)
+
+    def show_throw(self, gesture: Gesture) -> None:
+        self.led.color = self.config.colors[gesture]
+
+    def close(self) -> None:
+        self.led.close()
+
+
+class OutcomeLeds(Part):
+    """Win / lose / draw LEDs (from the player's side); off until the round ends."""
+
+    name = "outcome_leds"
+
+    def __init__(self, config: OutcomeLedsConfig, *, pin_factory=None):
+        self.leds: dict[Outcome, LED] = {}
+        try:
+            for outcome, pin in config.pins.items():
+                _label(pin_factory, pin, f"{outcome} LED")
+                self.leds[outcome] = LED(
+                    pin, active_high=config.active_high, pin_factory=pin_factory
+                )
+        except BaseException:
+            self.close()
+            raise
+
+    def _light(self, outcome: Outcome | None) -> None:
+        for key, led in self.leds.items():
+            led.value = key is outcome
+
+    def rest(self) -> None:
+        self._light(None)
+
+    def countdown(self, step: int, total: int) -> None:
+        if step == 1:
+            self._light(None)
+
+    def show_outcome(self, outcome: Outcome) -> None:
+        self._light(outcome)
+
+    def close(self) -> None:
+        for led in self.leds.values():
+            led.close()
+
+
+class Beeper(Part):
+    """An active buzzer: a short beep per beat, a long one at "shoot", a tune per outcome."""
+
+    name = "buzzer"
+
+    def __init__(self, config: BuzzerConfig, *, pin_factory=None, mute: bool = False):
+        self.config = config
+        self.mute = mute
+        _label(pin_factory, config.pin, "buzzer")
+        self.buzzer = Buzzer(config.pin, active_high=config.active_high, pin_factory=pin_factory)
+
+    def _beep(self, on_ms: float, n: int = 1, off_ms: float = 80.0) -> None:
+        if not self.mute:
+            self.buzzer.beep(on_ms / 1000, off_ms / 1000, n=n, background=True)
+
+    def rest(self) -> None:
+        self.buzzer.off()
+
+    def countdown(self, step: int, total: int) -> None:
+        self._beep(self.config.shoot_ms if step >= total else self.config.beep_ms)
+
+    def show_outcome(self, outcome: Outcome) -> None:
+        if outcome is Outcome.WIN:
+            self._beep(self.config.beep_ms, n=2)
+        elif outcome is Outcome.LOSE:
+            self._beep(self.config.shoot_ms * 2)
+        else:
+            self._beep(self.config.beep_ms)
+
+    def close(self) -> None:
+        self.buzzer.off()
+        self.buzzer.close()
+
+
+class StartButton(Part):
+    """The start button; ``pressed()`` is True once per press (set from ``when_pressed``)."""
+
+    name = "button"
+
+    def __init__(self, config: ButtonConfig, *, pin_factory=None):
+        _label(pin_factory, config.pin, "start button")
+        bounce = config.bounce_ms / 1000 if config.bounce_ms else None
+        self.button = Button(
+            config.pin, pull_up=config.pull_up, bounce_time=bounce, pin_factory=pin_factory
+        )
+        self._presses = 0
+        self._lock = threading.Lock()
+        self.button.when_pressed = self._on_press
+
+    def _on_press(self) -> None:
+        with self._lock:
+            self._presses += 1
+        log.info("start button pressed")
+
+    def pressed(self) -> bool:
+        """True if the button was pressed since the last call (several presses count as one)."""
+        with self._lock:
+            pressed, self._presses = self._presses > 0, 0
+        return pressed
+
+    def close(self) -> None:
+        self.button.when_pressed = None
+        self.button.close()
+
+
+# --- the body ------------------------------------------------------------------------------------
+
+
+class GpioBody:
+    """``RobotBody`` on gpiozero devices built from a ``HardwareConfig``.
+
+    ``close()`` (idempotent, also run at interpreter exit and by ``with``) moves the servos to
+    neutral, waits ``settle_s``, detaches them, turns LEDs and buzzer off and closes every device.
+    """
+
+    def __init__(
+        self,
+        config: HardwareConfig,
+        *,
+        pin_factory=None,
+        mute: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+        settle_s: float = SETTLE_S,
+    ):
+        self.config = config
+        self._sleep = sleep
+        self._settle_s = settle_s
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self.servo: ThrowServo | None = None
+        self.fingers: FingerHand | None = None
+        self.throw_leds: ThrowLeds | None = None
+        self.rgb_led: ThrowRGBLed | None = None
+        self.outcome_leds: OutcomeLeds | None = None
+        self.buzzer: Beeper | None = None
+        self.button: StartButton | None = None
+        self.parts: list[Part] = []
+        try:
+            self._build(pin_factory, mute)
+        except BaseException:
+            self.close()
+            raise
+        atexit.register(self.close)
+        log.info("robot body ready: %s", ", ".join(p.name for p in self.parts) or "no parts")
+
+    def _build(self, pin_factory, mute: bool) -> None:
+        c = self.config
+        if c.servo:
+            self.servo = self._add(ThrowServo(c.servo, pin_factory=pin_factory))
+        if c.fingers:
+            self.fingers = self._add(FingerHand(c.fingers, pin_factory=pin_factory))
+        if c.throw_leds:
+            self.throw_leds = self._add(ThrowLeds(c.throw_leds, pin_factory=pin_factory))
+        if c.rgb_led:
+            self.rgb_led = self._add(ThrowRGBLed(c.rgb_led, pin_factory=pin_factory))
+        if c.outcome_leds:
+            self.outcome_leds = self._add(OutcomeLeds(c.outcome_leds, pin_factory=pin_factory))
+        if c.buzzer:
+            self.buzzer = self._add(Beeper(c.buzzer, pin_factory=pin_factory, mute=mute))
+        if c.button:
+            self.button = self._add(StartButton(c.button, pin_factory=pin_factory))
+
+    def _add(self, part):
+        self.parts.append(part)
+        return part
+
+    def __enter__(self) -> GpioBody:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def has_button(self) -> bool:
+        return self.button is not None
+
+    def _each(self, call: Callable[[Part], None]) -> None:
+        if self._closed:
+            return
+        for part in self.parts:
+            call(part)
+
+    def attract(self) -> None:
+        self._each(lambda p: p.rest())
+
+    def countdown(self, step: int, total: int) -> None:
+        log.debug("countdown %d/%d", step, total)
+        self._each(lambda p: p.countdown(step, total))
+
+    def show_throw(self, gesture: Gesture) -> None:
+        gesture = Gesture.parse(gesture)
+        if not gesture.is_throw:
+            raise ValueError("the robot can only show rock, paper or scissors")
+        log.debug("robot shows %s", gesture)
+        self._each(lambda p: p.show_throw(gesture))
+
+    def show_outcome(self, outcome: Outcome) -> None:
+        outcome = Outcome(outcome)
+        log.debug("outcome %s", outcome)
+        self._each(lambda p: p.show_outcome(outcome))
+
+    def start_pressed(self) -> bool:
+        return self.button is not None and not self._closed and self.button.pressed()
+
+    def close(self) -> None:
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        atexit.unregister(self.close)
+        servos = [p for p in (self.servo, self.fingers) if p is not None]
+        for part in servos:
+            self._safely(part.to_neutral)
+        if servos:
+            self._sleep(self._settle_s)
+        for part in servos:
+            self._safely(part.detach)
+        for part in self.parts:
+            if part not in servos:
+                self._safely(part.rest)
+            self._safely(part.close)
+        if self.parts:
+            log.info(
+                "robot body closed: %s; LEDs and buzzer off",
+                "servos back to neutral and detached" if servos else "no servos",
+            )
+
+    @staticmethod
+    def _safely(call: Callable, *args) -> None:
+        try:
+            call(*args)
+        except Exception:  # one broken part must not keep the others powered
+            log.exception("error while shutting down the robot body")
