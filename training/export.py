@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -129,3 +130,66 @@ def check_parity(
                 f"{int(np.argmax(ref[i]))}, max prob diff {diff:.2e} (tolerance {tol:.0e})"
             )
     return worst
+
+
+def _as_images(images: Sequence[np.ndarray | str | Path]) -> list[np.ndarray]:
+    from training.data import read_image
+
+    out = []
+    for img in images:
+        bgr = img if isinstance(img, np.ndarray) else read_image(img)
+        if bgr is not None:
+            out.append(bgr)
+        else:
+            log.warning("parity check: skipping unreadable image %s", img)
+    return out
+
+
+def export_checkpoint(
+    checkpoint_path: str | Path,
+    out_dir: str | Path,
+    test_images: Sequence[np.ndarray | str | Path],
+    *,
+    accuracy: dict | None = None,
+    data: dict | list | None = None,
+    max_images: int = 64,
+    tol: float = 1e-3,
+) -> Path:
+    """Checkpoint -> ncnn model in ``out_dir`` with metadata, checked for parity on real images.
+
+    The model is exported into a temporary folder beside ``out_dir`` and moved into place only
+    after ncnn and PyTorch agreed on every test image (top-1, probabilities within ``tol``);
+    otherwise ``ModelError`` is raised and ``out_dir`` is left as it was. Returns the metadata path.
+    """
+    from training.models import count_macs, count_params
+    from training.train import load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(checkpoint_path)
+    model, spec = model_from_checkpoint(ckpt)
+    images = _as_images(list(test_images)[:max_images])
+    if not images:
+        raise ModelError("the parity check needs real test images: pass --test-images or --data")
+    config = dict(ckpt.get("config") or {})
+    recipe = {k: v for k, v in config.items() if k not in ("out", "resume", "progress", "device")}
+    extra = {
+        "model": ckpt["model_name"],
+        "macs": count_macs(model, spec.input_size),
+        "params": count_params(model),
+        "recipe": recipe,
+        "epochs_trained": ckpt.get("epoch"),
+        "data": data if data is not None else ckpt.get("data"),
+        "accuracy": accuracy if accuracy is not None else {"test": ckpt.get("test_acc")},
+    }
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}-", dir=out_dir.parent) as tmp:
+        meta_path = export_ncnn(model, tmp, spec, extra)
+        worst = check_parity(model, meta_path, images, tol)
+        meta = json.loads(meta_path.read_text())
+        meta["parity"] = {"images": len(images), "max_prob_diff": worst, "tolerance": tol}
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in (PARAM_NAME, BIN_NAME, METADATA_NAME):
+            os.replace(Path(tmp) / name, out_dir / name)
+    log.info("parity on %d images: max prob diff %.2e", len(images), worst)
+    return out_dir / METADATA_NAME

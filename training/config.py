@@ -1,0 +1,238 @@
+"""The training recipe as a dataclass, and the command-line flags that fill it (no torch here).
+
+Defaults are the write-up's recipe: SGD momentum 0.9, lr 0.01, weight decay 1e-4, 60 epochs,
+learning rate x0.1 at epochs 35 and 40.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, field, fields
+
+from training.augment import DEFAULT_STRENGTH, STRENGTHS
+
+MODEL_NAMES = ("liteconv", "shufflenet_v2_x1_0", "shufflenet_v2_x0_5", "csp")
+DEFAULT_INPUT_SIZE = (160, 160)
+RESIZE_MODES = ("center_crop", "letterbox", "stretch")
+
+
+@dataclass
+class TrainConfig:
+    model: str = "liteconv"
+    epochs: int = 60
+    input_size: tuple[int, int] = DEFAULT_INPUT_SIZE  # (height, width)
+    batch_size: int = 64
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    milestones: tuple[int, ...] = (35, 40)
+    gamma: float = 0.1
+    label_smoothing: float = 0.0
+    dropout: float = 0.0
+    augment: str = DEFAULT_STRENGTH
+    background_p: float = 0.3
+    resize: str = "center_crop"
+    workers: int = 2
+    seed: int = 0
+    device: str = "auto"
+    out: str = "runs/train"
+    resume: str | None = None  # a checkpoint path, or "auto" for <out>/last.pt
+    init_from: str | None = None  # start from these weights (fine-tuning); fresh optimiser
+    progress: bool = True
+    extra: dict = field(default_factory=dict)  # free-form notes carried into checkpoints
+
+    def __post_init__(self) -> None:
+        self.input_size = tuple(int(v) for v in self.input_size)
+        self.milestones = tuple(int(v) for v in self.milestones)
+        if self.model not in MODEL_NAMES:
+            raise ValueError(
+                f"unknown model {self.model!r}: choose one of {', '.join(MODEL_NAMES)}"
+            )
+        if len(self.input_size) != 2 or min(self.input_size) < 32:
+            raise ValueError(
+                f"input size must be (height, width), each >= 32, not {self.input_size}"
+            )
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch size must be at least 1")
+        if self.lr <= 0:
+            raise ValueError(f"learning rate must be positive, not {self.lr}")
+        if self.augment not in STRENGTHS:
+            raise ValueError(f"augment must be one of {', '.join(STRENGTHS)}, not {self.augment!r}")
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}")
+
+    def to_dict(self) -> dict:
+        """Plain lists, numbers and strings only (checkpoints load with ``weights_only=True``)."""
+        d = asdict(self)
+        d["input_size"] = list(self.input_size)
+        d["milestones"] = list(self.milestones)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must not be negative")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
+    return value
+
+
+def add_input_size_argument(parser: argparse.ArgumentParser, default=DEFAULT_INPUT_SIZE) -> None:
+    parser.add_argument(
+        "--input-size",
+        nargs="+",
+        type=_positive_int,
+        default=list(default),
+        metavar="PX",
+        help="network input: one number for a square, or HEIGHT WIDTH "
+        f"(default {default[0]} {default[1]})",
+    )
+
+
+def input_size_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[int, int]:
+    size = args.input_size
+    if len(size) == 1:
+        size = [size[0], size[0]]
+    if len(size) != 2 or min(size) < 32:
+        parser.error(f"--input-size takes one or two numbers, each >= 32, not {args.input_size}")
+    return int(size[0]), int(size[1])
+
+
+def add_train_arguments(
+    parser: argparse.ArgumentParser,
+    out_help: str = "folder for checkpoints and logs (default %(default)s)",
+) -> None:
+    """The training flags (defaults from ``TrainConfig``)."""
+    d = TrainConfig()
+    g = parser.add_argument_group("training recipe")
+    g.add_argument(
+        "--model", choices=MODEL_NAMES, default=d.model, help="network (default %(default)s)"
+    )
+    g.add_argument("--epochs", type=_positive_int, default=d.epochs, help="default %(default)s")
+    add_input_size_argument(g)
+    g.add_argument(
+        "--batch-size", type=_positive_int, default=d.batch_size, help="default %(default)s"
+    )
+    g.add_argument(
+        "--lr", type=_positive_float, default=d.lr, help="SGD learning rate (default %(default)s)"
+    )
+    g.add_argument("--momentum", type=float, default=d.momentum, help="default %(default)s")
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay, help="default %(default)s")
+    g.add_argument(
+        "--milestones",
+        nargs="*",
+        type=_positive_int,
+        default=list(d.milestones),
+        metavar="EPOCH",
+        help="epochs at which the learning rate is multiplied by --gamma (default 35 40)",
+    )
+    g.add_argument("--gamma", type=_positive_float, default=d.gamma, help="default %(default)s")
+    g.add_argument("--label-smoothing", type=_fraction, default=d.label_smoothing, help="default 0")
+    g.add_argument(
+        "--dropout", type=_fraction, default=d.dropout, help="before the classifier (default 0)"
+    )
+    g.add_argument(
+        "--augment",
+        choices=STRENGTHS,
+        default=d.augment,
+        help="augmentation strength (default %(default)s)",
+    )
+    g.add_argument(
+        "--background-p",
+        type=_fraction,
+        default=d.background_p,
+        help="share of training images whose background is replaced (default %(default)s)",
+    )
+    g.add_argument(
+        "--resize",
+        choices=RESIZE_MODES,
+        default=d.resize,
+        help="how a frame becomes the input, in training and at run time (default %(default)s)",
+    )
+    r = parser.add_argument_group("running")
+    r.add_argument("--out", default=d.out, help=out_help)
+    r.add_argument(
+        "--resume",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue an interrupted run (default: <out>/last.pt)",
+    )
+    r.add_argument("--init-from", metavar="CHECKPOINT", help="start from these weights (fine-tune)")
+    r.add_argument(
+        "--workers",
+        type=_non_negative_int,
+        default=d.workers,
+        help="data loader processes (default %(default)s)",
+    )
+    r.add_argument("--seed", type=int, default=d.seed, help="default %(default)s")
+    r.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N (default auto)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TrainConfig:
+    """A ``TrainConfig`` from parsed flags; a bad combination exits 2 through ``parser.error``."""
+    try:
+        return TrainConfig(
+            model=args.model,
+            epochs=args.epochs,
+            input_size=input_size_of(args, parser),
+            batch_size=args.batch_size,
+            lr=args.lr,
+            momentum=args.momentum,
+            weight_decay=args.weight_decay,
+            milestones=tuple(args.milestones),
+            gamma=args.gamma,
+            label_smoothing=args.label_smoothing,
+            dropout=args.dropout,
+            augment=args.augment,
+            background_p=args.background_p,
+            resize=args.resize,
+            workers=args.workers,
+            seed=args.seed,
+            device=args.device,
+            out=args.out,
+            resume=args.resume,
+            init_from=args.init_from,
+            progress=not args.no_progress,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
