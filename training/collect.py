@@ -1,0 +1,546 @@
+"""Capture your own training images: ``python -m training collect --label rock --out DATA``.
+
+A preview window (pygame) shows the camera with the region of interest, a countdown, then saves
+every ``--interval``-th frame's ROI crop as a JPEG into ``DATA/<label>/`` and counts them. Without
+a display (or with ``--headless``) the countdown and the counter run in the terminal. Esc or Q in
+the window, or Ctrl-C anywhere, stops; everything saved so far is kept. Files are never
+overwritten: each name is new (``rock_20250101-120000_0001.jpg``) and opened exclusively.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, TextIO
+
+import cv2
+import numpy as np
+
+from vision import paths
+from vision.errors import RPSError, SourceError
+from vision.labels import CLASS_ORDER, Gesture
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = 30  # frames: about one image a second from a 30 fps camera
+DEFAULT_COUNTDOWN = 3.0  # seconds before saving starts
+JPEG_QUALITY = 95
+#: Preview window size limit (the frame is scaled down to fit).
+MAX_WINDOW = (960, 720)
+
+Rect = tuple[int, int, int, int]  # x, y, width, height in pixels
+
+
+class CaptureError(RPSError, OSError):
+    """Images cannot be written where they were asked for."""
+
+
+def default_data_dir() -> Path:
+    """Where captures go when no folder is given: ``<user data>/captures``."""
+    return paths.user_data_dir() / "captures"
+
+
+# --- region of interest ------------------------------------------------------------------------
+
+
+def centre_square(shape: tuple[int, ...]) -> Rect:
+    """The largest centred square of a frame of ``shape`` (the stream's default ROI)."""
+    h, w = shape[:2]
+    side = min(h, w)
+    return (w - side) // 2, (h - side) // 2, side, side
+
+
+def parse_roi(text: str) -> tuple[float, float, float, float]:
+    """``"x,y,w,h"`` as fractions of the frame (0-1), e.g. ``0.5,0,0.5,1`` for the right half."""
+    try:
+        values = tuple(float(v) for v in text.replace(" ", ",").split(",") if v)
+    except ValueError:
+        values = ()
+    if len(values) != 4 or not all(0 <= v <= 1 for v in values) or min(values[2:]) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"bad ROI {text!r}: give x,y,w,h as fractions of the frame, e.g. 0.25,0,0.5,1"
+        )
+    x, y, w, h = values
+    if x + w > 1 + 1e-6 or y + h > 1 + 1e-6:
+        raise argparse.ArgumentTypeError(f"ROI {text!r} reaches outside the frame")
+    return values
+
+
+def roi_rect(shape: tuple[int, ...], roi: tuple[float, float, float, float] | None) -> Rect:
+    """The ROI in pixels of a frame of ``shape``: ``roi`` fractions, or the centre square.
+
+    The same rectangle as ``vision.stream.GestureStream.roi_rect``, so captures match play.
+    """
+    if roi is None:
+        return centre_square(shape)
+    fh, fw = int(shape[0]), int(shape[1])
+    x, y, w, h = roi
+    px, py = min(round(x * fw), fw - 1), min(round(y * fh), fh - 1)
+    return px, py, max(1, min(round(w * fw), fw - px)), max(1, min(round(h * fh), fh - py))
+
+
+def crop(frame: np.ndarray, rect: Rect) -> np.ndarray:
+    x, y, w, h = rect
+    return frame[y : y + h, x : x + w]
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+class ImageWriter:
+    """Writes JPEGs named ``<label>_<session time>_<n>.jpg`` into a folder, never overwriting."""
+
+    def __init__(
+        self,
+        folder: str | Path,
+        label: Gesture,
+        quality: int = JPEG_QUALITY,
+        now: Callable[[], datetime] = datetime.now,
+    ):
+        self.folder = Path(folder)
+        self.label = label
+        self.quality = int(quality)
+        self.stamp = now().strftime("%Y%m%d-%H%M%S")
+        self._next = 1
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CaptureError(f"cannot create {self.folder}: {exc}; pass another --out") from exc
+
+    def write(self, bgr: np.ndarray) -> Path:
+        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if not ok:
+            raise CaptureError(f"OpenCV could not encode a {bgr.shape} frame as JPEG")
+        while True:
+            path = self.folder / f"{self.label.value}_{self.stamp}_{self._next:04d}.jpg"
+            self._next += 1
+            try:
+                with open(path, "xb") as f:  # "x": fails if the file exists, never overwrites
+                    f.write(data.tobytes())
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise CaptureError(f"cannot write {path}: {exc}") from exc
+            return path
+
+
+def label_folder(out: Path, label: Gesture) -> Path:
+    """The existing class folder for ``label`` in ``out`` (named or numeric), or ``out/<name>``."""
+    if out.is_dir():
+        for sub in sorted(p for p in out.iterdir() if p.is_dir()):
+            try:
+                if Gesture.parse(sub.name) is label:
+                    return sub
+            except ValueError:
+                continue
+    return out / label.value
+
+
+# --- the capture loop --------------------------------------------------------------------------
+
+
+@dataclass
+class CaptureState:
+    """What the views show."""
+
+    label: Gesture
+    target: int | None
+    phase: str = "countdown"  # "countdown", then "capturing"
+    seconds_left: float = 0.0
+    saved: int = 0
+    frames: int = 0
+    just_saved: bool = False
+    status: str = ""  # e.g. "camera lost: reconnecting"
+
+
+@dataclass
+class CaptureResult:
+    saved: list[Path] = field(default_factory=list)
+    frames: int = 0  # frames seen while capturing
+    reason: str = ""  # "count", "end", "stopped" (key or window), "interrupted" (Ctrl-C)
+
+
+class View(Protocol):
+    def update(self, frame: np.ndarray | None, rect: Rect | None, state: CaptureState) -> bool:
+        """Show the state; False when the user asked to stop."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def capture(
+    source,
+    writer: ImageWriter,
+    *,
+    interval: int = DEFAULT_INTERVAL,
+    count: int | None = None,
+    countdown: float = DEFAULT_COUNTDOWN,
+    roi: tuple[float, float, float, float] | None = None,
+    view: View | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CaptureResult:
+    """Read ``source`` (a ``vision.sources.FrameSource``) and save every ``interval``-th ROI crop.
+
+    The first saved frame is the first one after the countdown. A live source keeps streaming
+    during the countdown; a recorded one waits on its first frame. Stops after ``count`` images,
+    at the end of the source, when the view says so, or on Ctrl-C; returns what was saved.
+    """
+    from vision.sources import EndOfStream
+
+    if interval < 1:
+        raise ValueError(f"interval must be at least 1 frame, not {interval}")
+    state = CaptureState(writer.label, count, seconds_left=countdown)
+    result = CaptureResult()
+    start = clock()
+    frame = held = None
+    live = bool(getattr(source, "live", False))
+    try:
+        while True:
+            if state.phase == "countdown":
+                state.seconds_left = max(0.0, countdown - (clock() - start))
+                if state.seconds_left <= 0:
+                    state.phase = "capturing"
+            if state.phase == "countdown" and not live and frame is not None:
+                sleep(min(0.05, state.seconds_left))  # a recorded source waits for the countdown
+            elif state.phase == "capturing" and held is not None:
+                frame, held = held, None  # ...and its first frame is the first one saved
+            else:
+                try:
+                    got = source.read()
+                except EndOfStream:
+                    result.reason = "end"
+                    break
+                if got is None:  # no new frame yet, or the camera is reconnecting
+                    lost = getattr(source, "state", "ok") == "reconnecting"
+                    state.status = "camera lost: reconnecting..." if lost else ""
+                    if view is not None and not view.update(frame, None, state):
+                        result.reason = "stopped"
+                        break
+                    sleep(0.005)
+                    continue
+                frame, state.status = got.image, ""
+                if state.phase == "countdown" and not live:
+                    held = frame
+            rect = roi_rect(frame.shape, roi)
+            state.just_saved = False
+            if state.phase == "capturing":
+                if result.frames % interval == 0:
+                    result.saved.append(writer.write(crop(frame, rect)))
+                    state.saved, state.just_saved = len(result.saved), True
+                result.frames += 1
+                state.frames = result.frames
+            if view is not None and not view.update(frame, rect, state):
+                result.reason = "stopped"
+                break
+            if count is not None and len(result.saved) >= count:
+                result.reason = "count"
+                break
+    except KeyboardInterrupt:
+        result.reason = "interrupted"
+    log.debug("saved %d image(s) of %s (%s)", len(result.saved), writer.label, result.reason)
+    return result
+
+
+# --- views -------------------------------------------------------------------------------------
+
+
+class TerminalView:
+    """Headless: the countdown and the counter as text (Ctrl-C stops)."""
+
+    def __init__(self, out: TextIO | None = None):
+        self.out = out if out is not None else sys.stderr
+        self.tty = bool(getattr(self.out, "isatty", lambda: False)())
+        self._last_second: int | None = None
+        self._last_saved = -1
+        self._status = ""
+        self._printed = -1
+        self._text = ""
+
+    def update(self, frame: np.ndarray | None, rect: Rect | None, state: CaptureState) -> bool:
+        if state.status != self._status:
+            self._status = state.status
+            if state.status:
+                self._line(state.status)
+        if state.phase == "countdown":
+            second = int(np.ceil(state.seconds_left))
+            if second != self._last_second and second > 0:
+                self._last_second = second
+                self._line(f"{state.label.value}: saving starts in {second}...")
+        elif state.saved != self._last_saved:
+            self._last_saved = state.saved
+            target = f"/{state.target}" if state.target else ""
+            text = f"{state.label.value}: {state.saved}{target} saved (Ctrl-C to stop)"
+            if self.tty:
+                print(f"\r{text}", end="", file=self.out, flush=True)
+            elif state.saved == 1 or state.saved % 10 == 0 or state.saved == state.target:
+                self._line(text)
+                self._printed = state.saved
+            self._text = text
+        return True
+
+    def _line(self, text: str) -> None:
+        prefix = "\n" if self.tty and self._last_saved > 0 else ""
+        print(f"{prefix}{text}", file=self.out, flush=True)
+
+    def close(self) -> None:
+        if self.tty and self._last_saved > 0:
+            print(file=self.out, flush=True)
+        elif self._last_saved > 0 and self._printed != self._last_saved:
+            self._line(self._text)  # the final count
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (C libraries write there directly) for the block."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def display_available() -> bool:
+    """True when SDL can open a window someone can see (not the dummy or offscreen driver)."""
+    if os.environ.get("SDL_VIDEODRIVER", "").lower() in ("dummy", "offscreen"):
+        return False
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    try:
+        import pygame
+
+        with _quiet_stderr():  # SDL prints its probing failures (no X, no Wayland) to stderr
+            pygame.display.init()
+        ok = pygame.display.get_driver() not in ("dummy", "offscreen")
+    except Exception:  # no pygame, no video device: headless
+        return False
+    if not ok:
+        pygame.display.quit()
+    return ok
+
+
+class PreviewWindow:
+    """A pygame window with the frame, the ROI, the countdown and the counter; Esc or Q stops."""
+
+    def __init__(self, title: str = "RPS Robot - capture", fps: float = 30.0):
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        import pygame
+
+        self.pg = pygame
+        pygame.display.init()
+        pygame.font.init()
+        pygame.display.set_caption(title)
+        self.screen = None
+        self.fps = fps
+        self.clock = pygame.time.Clock()
+        self.font = pygame.font.Font(None, 32)
+        self.big = pygame.font.Font(None, 200)
+
+    def _window(self, frame_size: tuple[int, int]):
+        w, h = frame_size
+        scale = min(1.0, MAX_WINDOW[0] / w, MAX_WINDOW[1] / h)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        if self.screen is None or self.screen.get_size() != size:
+            self.screen = self.pg.display.set_mode(size)
+        return scale
+
+    def update(self, frame: np.ndarray | None, rect: Rect | None, state: CaptureState) -> bool:
+        pg = self.pg
+        for event in pg.event.get():
+            if event.type == pg.QUIT:
+                return False
+            if event.type == pg.KEYDOWN and event.key in (pg.K_ESCAPE, pg.K_q):
+                return False
+        if frame is None:
+            if self.screen is None:
+                self._window((640, 480))
+            self.screen.fill((20, 20, 20))
+        else:
+            scale = self._window((frame.shape[1], frame.shape[0]))
+            rgb = np.ascontiguousarray(frame[:, :, ::-1])
+            image = pg.image.frombuffer(rgb.tobytes(), (frame.shape[1], frame.shape[0]), "RGB")
+            self.screen.blit(pg.transform.smoothscale(image, self.screen.get_size()), (0, 0))
+            if rect is not None:
+                x, y, w, h = (round(v * scale) for v in rect)
+                shade = pg.Surface(self.screen.get_size(), pg.SRCALPHA)
+                shade.fill((0, 0, 0, 110))  # dim what will not be saved
+                shade.fill((0, 0, 0, 0), (x, y, w, h))
+                self.screen.blit(shade, (0, 0))
+                colour = (255, 210, 0) if state.phase == "countdown" else (0, 220, 90)
+                width = 3
+                if state.just_saved:
+                    colour, width = (255, 255, 255), 8
+                pg.draw.rect(self.screen, colour, (x, y, w, h), width)
+        self._draw_text(state)
+        pg.display.flip()
+        self.clock.tick(self.fps)
+        return True
+
+    def _draw_text(self, state: CaptureState) -> None:
+        sw, sh = self.screen.get_size()
+        bar = self.pg.Surface((sw, 40), self.pg.SRCALPHA)
+        bar.fill((0, 0, 0, 160))
+        self.screen.blit(bar, (0, 0))
+        target = f" / {state.target}" if state.target else ""
+        left = f"{state.label.value.upper()}   {state.saved}{target} saved"
+        self.screen.blit(self.font.render(left, True, (255, 255, 255)), (10, 8))
+        hint = self.font.render("Esc or Q: stop", True, (200, 200, 200))
+        self.screen.blit(hint, (sw - hint.get_width() - 10, 8))
+        if state.phase == "countdown" and state.seconds_left > 0:
+            number = self.big.render(str(int(np.ceil(state.seconds_left))), True, (255, 210, 0))
+            self.screen.blit(number, number.get_rect(center=(sw // 2, sh // 2)))
+            ready = self.font.render(f"get ready: {_what(state.label)}", True, (255, 210, 0))
+            self.screen.blit(ready, ready.get_rect(center=(sw // 2, sh // 2 + 90)))
+        if state.status:
+            text = self.font.render(state.status, True, (255, 90, 90))
+            self.screen.blit(text, text.get_rect(center=(sw // 2, sh - 30)))
+
+    def close(self) -> None:
+        self.pg.display.quit()
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def _gesture(text: str) -> Gesture:
+    try:
+        return Gesture.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 60 seconds")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``python -m training collect``."""
+    names = ", ".join(g.value for g in CLASS_ORDER)
+    parser.add_argument(
+        "--label", type=_gesture, required=True,
+        help=f"what you show: {names} (an empty scene), or 0-3",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", type=Path, default=None,
+        help="dataset folder; images go into OUT/<label>/ (default: <user data>/captures)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--interval", type=_positive_int, default=DEFAULT_INTERVAL,
+        help="save every N-th frame (default %(default)s, about one a second at 30 fps)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--count", type=_positive_int, default=None,
+        help="stop after this many images (default: until stopped or the source ends)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--source", default="0",
+        help="camera index (0), /dev/videoN, picam, a video file or a folder of images "
+        "(default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--countdown", type=_seconds, default=DEFAULT_COUNTDOWN,
+        help="seconds before saving starts (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--roi", type=parse_roi, default=None, metavar="X,Y,W,H",
+        help="region to save, as fractions of the frame (default: the centre square, "
+        "as the game uses)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--headless", action="store_true",
+        help="no preview window (automatic when there is no display)",
+    )  # fmt: skip
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Parse ``collect`` flags on their own (guided mode and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m training collect",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+_REASONS = {
+    "count": "done",
+    "end": "the source has no more frames",
+    "stopped": "stopped",
+    "interrupted": "interrupted",
+}
+
+
+def main(args: argparse.Namespace) -> int:
+    """``python -m training collect``: 0 done or stopped, 1 source/folder problem, 130 Ctrl-C."""
+    from vision.sources import open_source
+
+    label: Gesture = args.label
+    out = args.out if args.out is not None else default_data_dir()
+    try:
+        writer = ImageWriter(label_folder(out, label), label)
+    except CaptureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        source = open_source(args.source)
+    except SourceError as exc:
+        camera = str(args.source).strip().isdigit() or str(args.source).startswith("/dev/")
+        hint = "\nPlug in a camera, or pass --source VIDEO or --source FOLDER." if camera else ""
+        print(f"error: {exc}{hint}", file=sys.stderr)
+        return 1
+    headless = args.headless or not display_available()
+    view: View = TerminalView() if headless else PreviewWindow(fps=getattr(source, "fps", 30.0))
+    if headless:
+        print(f"Show {_what(label)} to the camera. Ctrl-C stops.", file=sys.stderr)
+    try:
+        result = capture(
+            source, writer, interval=args.interval, count=args.count,
+            countdown=args.countdown, roi=args.roi, view=view,
+        )  # fmt: skip
+    except CaptureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        view.close()
+        source.close()
+    total = sum(1 for p in writer.folder.iterdir() if p.suffix.lower() == ".jpg")
+    print(
+        f"Saved {len(result.saved)} image(s) of {label.value} into {writer.folder} "
+        f"({_REASONS.get(result.reason, result.reason)}; {total} there now)."
+    )
+    return 130 if result.reason == "interrupted" else 0
+
+
+def _what(label: Gesture) -> str:
+    return "an empty scene (no hand)" if label is Gesture.NONE else label.value
