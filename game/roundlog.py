@@ -1,0 +1,197 @@
+"""A JSON-lines log of played rounds that survives power cuts, and the stats read back from it.
+
+One line per round::
+
+    {"time": "2025-01-01T12:00:00.123+00:00", "round": 1, "robot": "rock", "player": "paper",
+     "confidence": 0.93, "outcome": "win", "replays": 0}
+
+``outcome`` is the player's ``win`` / ``lose`` / ``draw``, or ``void`` when no confident gesture
+was seen even after the allowed replays (``player`` is then ``none``); a void round is not scored.
+Replays themselves are not written. Every line is flushed and ``fsync``'ed before ``append``
+returns, so a power cut loses at most the round in progress; a torn last line is ignored when
+reading and cut off before the next append.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from vision.labels import Gesture, Outcome
+from vision.paths import user_data_dir
+
+log = logging.getLogger(__name__)
+
+LOG_NAME = "rounds.jsonl"
+VOID = "void"
+
+
+def default_log_path() -> Path:
+    """``<user data>/rounds.jsonl`` (see ``vision.paths.user_data_dir``)."""
+    return user_data_dir() / LOG_NAME
+
+
+def now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One played round, as written to the log."""
+
+    robot: str
+    player: str
+    confidence: float
+    outcome: str  # "win" / "lose" / "draw" (the player's side) or "void"
+    replays: int = 0
+    round: int = 0
+    time: str = field(default_factory=now_iso)
+
+    @classmethod
+    def scored(
+        cls, robot: Gesture, player: Gesture, confidence: float, outcome: Outcome, **kw
+    ) -> RoundRecord:
+        return cls(str(robot), str(player), round(float(confidence), 4), str(outcome), **kw)
+
+    @classmethod
+    def void(cls, robot: Gesture, confidence: float = 0.0, **kw) -> RoundRecord:
+        return cls(str(robot), str(Gesture.NONE), round(float(confidence), 4), VOID, **kw)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        order = ("time", "round", "robot", "player", "confidence", "outcome", "replays")
+        return json.dumps({k: data[k] for k in order}, separators=(", ", ": "))
+
+
+@dataclass
+class Stats:
+    """Totals over a log: the player's wins, losses and draws, and void rounds."""
+
+    wins: int = 0
+    losses: int = 0
+    draws: int = 0
+    void: int = 0
+
+    @property
+    def rounds(self) -> int:
+        return self.wins + self.losses + self.draws + self.void
+
+    def add(self, outcome: str) -> None:
+        if outcome == Outcome.WIN:
+            self.wins += 1
+        elif outcome == Outcome.LOSE:
+            self.losses += 1
+        elif outcome == Outcome.DRAW:
+            self.draws += 1
+        elif outcome == VOID:
+            self.void += 1
+        else:
+            raise ValueError(f"unknown outcome {outcome!r}")
+
+    def __str__(self) -> str:
+        text = f"player {self.wins} wins, {self.losses} losses, {self.draws} draws"
+        return text + (f", {self.void} void" if self.void else "")
+
+
+class RoundLog:
+    """Append-only JSON-lines round log at ``path`` (the folder is created on first append)."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path).expanduser() if path is not None else default_log_path()
+        self._checked_tail = False
+
+    def records(self) -> list[dict]:
+        """Every readable line; a torn last line (power cut) and garbled lines are skipped."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        lines = raw.split(b"\n")
+        out = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or "outcome" not in record:
+                    raise ValueError("not a round")
+            except ValueError:
+                if number == len(lines):  # no newline after it: written when the power went
+                    log.warning("%s: ignoring a torn last line (a round cut short)", self.path)
+                else:
+                    log.warning("%s:%d: ignoring a line that is not a round", self.path, number)
+                continue
+            out.append(record)
+        return out
+
+    def stats(self) -> Stats:
+        stats = Stats()
+        for record in self.records():
+            try:
+                stats.add(record["outcome"])
+            except ValueError:
+                log.warning("%s: ignoring a round with outcome %r", self.path, record["outcome"])
+        return stats
+
+    def append(self, record: RoundRecord) -> None:
+        """Write one line and make it durable (flush + fsync) before returning."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._checked_tail:
+            self._cut_torn_tail()
+            self._checked_tail = True
+        new = not self.path.exists()
+        with open(self.path, "ab") as f:
+            f.write(record.to_json().encode("utf-8") + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        if new:
+            _fsync_dir(self.path.parent)
+
+    def _cut_torn_tail(self) -> None:
+        """Drop a last line without its newline, so the next line does not glue onto it."""
+        try:
+            with open(self.path, "rb+") as f:
+                size = f.seek(0, os.SEEK_END)
+                if size == 0:
+                    return
+                f.seek(size - 1)
+                if f.read(1) == b"\n":
+                    return
+                keep = _after_last_newline(f, size)
+                log.warning("%s: cutting a torn last line (%d bytes)", self.path, size - keep)
+                f.truncate(keep)
+                f.flush()
+                os.fsync(f.fileno())
+        except FileNotFoundError:
+            pass
+
+
+def _after_last_newline(f, size: int, chunk: int = 4096) -> int:
+    """The offset just after the last newline before ``size`` (0 when there is none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - chunk)
+        f.seek(start)
+        block = f.read(end - start)
+        if (i := block.rfind(b"\n")) >= 0:
+            return start + i + 1
+        end = start
+    return 0
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a new file's directory entry durable too (POSIX; a no-op where unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,230 @@
+"""Headless play in-process: rounds, replays, the round log, the button, on mock pins.
+
+The gesture stream here is the real one (MemorySource, GestureStream, smoothing), fed solid
+colour frames that a colour-code classifier reads: these tests are about the game flow, not the
+model (tests/test_headless_command.py runs the shipped model on real photos).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+import hardware
+from game.headless import HeadlessGame, HeadlessSettings, run_headless, settings_from_args
+from game.roundlog import RoundLog, RoundRecord, Stats, default_log_path
+from game.strategy import make_strategy
+from hardware.config import parse_config
+from vision.classifier import Prediction
+from vision.labels import CLASS_ORDER, Gesture, Outcome, judge
+from vision.sources import MemorySource
+from vision.stream import GestureStream
+
+COLOURS = {  # BGR
+    Gesture.ROCK: (0, 0, 255),
+    Gesture.PAPER: (255, 0, 0),
+    Gesture.SCISSORS: (0, 255, 0),
+    Gesture.NONE: (0, 0, 0),
+}
+BODY = {
+    "servo": {"pin": 17, "min_pulse_ms": 0.5, "max_pulse_ms": 2.5},
+    "throw_leds": {"rock": 22, "paper": 23, "scissors": 24},
+    "outcome_leds": {"win": 25, "lose": 8, "draw": 7},
+    "button": {"pin": 4, "bounce_ms": 0},
+}
+OUTCOME_PINS = {Outcome.WIN: 25, Outcome.LOSE: 8, Outcome.DRAW: 7}
+
+
+class ColourCode:
+    """A classifier that reads a solid frame's colour (the game is under test, not the model)."""
+
+    classes = CLASS_ORDER
+
+    def __call__(self, image: np.ndarray) -> Prediction:
+        bgr = tuple(int(v) for v in image.reshape(-1, 3).mean(axis=0).round())
+        gesture = next(g for g, c in COLOURS.items() if c == bgr)
+        probs = np.array([g is gesture for g in self.classes], np.float32)
+        return Prediction(gesture, 1.0, probs)
+
+
+def stream_of(*runs: tuple[Gesture, int]) -> GestureStream:
+    """A looping stream: ``runs`` of (gesture, frames) at 15 fps, driven by ``step()``."""
+    frames = [np.full((48, 64, 3), COLOURS[g], np.uint8) for g, n in runs for _ in range(n)]
+    return GestureStream(MemorySource(frames, fps=15, loop=True), ColourCode())
+
+
+@pytest.fixture
+def pins():
+    old = Device.pin_factory
+    Device.pin_factory = MockFactory(pin_class=MockPWMPin)
+    try:
+        yield Device.pin_factory
+    finally:
+        Device.pin_factory.reset()
+        Device.pin_factory = old
+
+
+@pytest.fixture
+def body(pins):
+    body = hardware.create_body(parse_config(BODY))
+    body._settle_s = 0.0
+    yield body
+    body.close()
+
+
+def lines(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_rounds_are_scored_shown_and_logged(tmp_path, pins, body):
+    log = RoundLog(tmp_path / "rounds.jsonl")
+    game = HeadlessGame(
+        body, stream_of((Gesture.PAPER, 30)), make_strategy("random", seed=3), log,
+        HeadlessSettings(rounds=4, auto=True),
+    )  # fmt: skip
+    for pin in OUTCOME_PINS.values():
+        pins.pin(pin).clear_states()
+    assert game.play() == 4
+    rounds = lines(log.path)
+    assert [r["round"] for r in rounds] == [1, 2, 3, 4]
+    for r in rounds:
+        assert r["player"] == "paper" and r["confidence"] == 1.0 and r["replays"] == 0
+        assert r["outcome"] == judge(Gesture.PAPER, Gesture(r["robot"])).value
+        assert set(r) == {"time", "round", "robot", "player", "confidence", "outcome", "replays"}
+    outcomes = [Outcome(r["outcome"]) for r in rounds]
+    stats = Stats(outcomes.count(Outcome.WIN), outcomes.count(Outcome.LOSE))
+    stats.draws = outcomes.count(Outcome.DRAW)
+    assert game.stats == stats == log.stats()
+    for outcome, pin in OUTCOME_PINS.items():  # each outcome LED lit once per such round
+        lit = sum(1 for s in pins.pin(pin).states if s.state)
+        assert lit == outcomes.count(outcome)
+    last_robot = Gesture(rounds[-1]["robot"])
+    assert body.servo.servo.angle == pytest.approx(body.config.servo.angles[last_robot])
+
+
+def test_no_hand_is_replayed_a_few_times_then_the_round_is_void(tmp_path, body):
+    log = RoundLog(tmp_path / "rounds.jsonl")
+    game = HeadlessGame(
+        body, stream_of((Gesture.NONE, 10)), make_strategy("adaptive", seed=1), log,
+        HeadlessSettings(rounds=2, auto=True, max_replays=3),
+    )  # fmt: skip
+    game.play()
+    rounds = lines(log.path)
+    assert [(r["player"], r["outcome"], r["replays"]) for r in rounds] == [("none", "void", 3)] * 2
+    assert game.referee.attempts == 8  # (1 + 3 replays) x 2 rounds
+    assert game.stats == Stats(void=2)
+
+
+def test_a_replayed_round_is_scored_once_a_hand_shows_up(tmp_path, body):
+    log = RoundLog(tmp_path / "rounds.jsonl")
+    runs = ((Gesture.NONE, 45), (Gesture.ROCK, 400))  # no hand for the first countdown only
+    game = HeadlessGame(
+        body, stream_of(*runs), make_strategy("random", seed=5), log,
+        HeadlessSettings(rounds=1, auto=True),
+    )  # fmt: skip
+    game.play()
+    (record,) = lines(log.path)
+    assert (record["player"], record["replays"]) == ("rock", 1)
+
+
+def test_each_round_waits_for_the_button(tmp_path, pins, body):
+    polls = []
+    button = pins.pin(4)
+
+    def sleep(_seconds: float) -> None:  # the game's idle wait: look at the body, then press
+        polls.append(
+            (
+                round(body.servo.servo.angle),
+                [pins.pin(p).state for p in (22, 23, 24)],
+            )
+        )
+        if len(polls) % 3 == 0:
+            button.drive_low()
+            button.drive_high()
+
+    log = RoundLog(tmp_path / "rounds.jsonl")
+    game = HeadlessGame(
+        body, stream_of((Gesture.SCISSORS, 30)), make_strategy("random", seed=2), log,
+        HeadlessSettings(rounds=3, auto=False), sleep=sleep,
+    )  # fmt: skip
+    assert game.play() == 3
+    assert len(polls) == 9  # three idle polls before each of the three rounds
+    assert all(angle == 0 and not any(leds) for angle, leds in polls)  # attract: all at rest
+    assert [r["player"] for r in lines(log.path)] == ["scissors"] * 3
+
+
+def test_stats_and_the_strategy_survive_a_restart_and_a_torn_line(tmp_path, body):
+    path = tmp_path / "rounds.jsonl"
+    first = RoundLog(path)
+    first.append(RoundRecord.scored(Gesture.ROCK, Gesture.PAPER, 0.9, Outcome.WIN, round=1))
+    first.append(RoundRecord.scored(Gesture.ROCK, Gesture.ROCK, 0.8, Outcome.DRAW, round=2))
+    with open(path, "ab") as f:
+        f.write(b'{"time": "2025-01-01T00:00:00", "round": 3, "robot": "pa')  # power cut
+    strategy = make_strategy("adaptive", seed=1)
+    game = HeadlessGame(
+        body, stream_of((Gesture.ROCK, 30)), strategy, RoundLog(path),
+        HeadlessSettings(rounds=1, auto=True),
+    )  # fmt: skip
+    assert game.stats == Stats(wins=1, draws=1)
+    assert len(strategy.history) == 2  # learned the rounds before the restart
+    game.play()
+    rounds = lines(path)  # the torn line is gone, the new one is whole
+    assert [r["round"] for r in rounds] == [1, 2, 3]
+    assert RoundLog(path).stats().rounds == 3
+
+
+def test_round_log_reads_tolerantly(tmp_path, caplog):
+    path = tmp_path / "deep" / "rounds.jsonl"
+    log = RoundLog(path)
+    assert log.records() == [] and log.stats() == Stats()
+    log.append(RoundRecord.void(Gesture.PAPER, 0.31, replays=2, round=1))
+    log.append(RoundRecord.scored(Gesture.PAPER, Gesture.SCISSORS, 0.87654, Outcome.WIN))
+    raw = path.read_text()
+    assert raw.endswith("\n") and raw.count("\n") == 2
+    path.write_text(raw.replace("\n", "\nnot json\n", 1) + '{"outcome": "lo')
+    records = log.records()
+    assert [r["outcome"] for r in records] == ["void", "win"]
+    assert records[1]["confidence"] == 0.8765
+    assert log.stats() == Stats(wins=1, void=1)
+    assert "torn last line" in caplog.text and ":2: ignoring" in caplog.text
+
+
+def test_default_log_lives_in_the_user_data_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("RPS_ROBOT_HOME", str(tmp_path))
+    assert default_log_path() == tmp_path / "rounds.jsonl"
+    assert RoundLog().path == tmp_path / "rounds.jsonl"
+
+
+def args(**kw) -> argparse.Namespace:
+    base = dict(
+        source=None, rounds=3, strategy="adaptive", model=None, seed=1, auto=True, threads=1,
+        endless=False, mute=True, headless=True, hardware=None, pins="mock", log=None,
+    )  # fmt: skip
+    return argparse.Namespace(**(base | kw))
+
+
+def test_settings_from_args():
+    assert settings_from_args(args(rounds=3)).rounds == 3
+    assert settings_from_args(args(rounds=3, endless=True)).rounds is None
+    assert settings_from_args(args(rounds=None, auto=False)) == HeadlessSettings()
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (dict(auto=False), "needs a start button"),
+        (dict(hardware="missing.toml"), "no hardware config at missing.toml"),
+        (dict(source="keyboard"), "keyboard play needs the screen game"),
+        (dict(source="no-such-clip.avi"), "no such file"),
+    ],
+)
+def test_user_mistakes_exit_2_with_a_message(tmp_path, capsys, kw, message):
+    assert run_headless(args(log=str(tmp_path / "r.jsonl"), **kw)) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "r.jsonl").exists()
