@@ -1,4 +1,4 @@
-"""Datasets: class folders, splits and lists, odd and broken images, the dataset and augmentation."""
+"""Datasets: class folders, splits and lists, odd and broken images, dataset and augmentation."""
 
 from __future__ import annotations
 

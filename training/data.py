@@ -197,6 +197,8 @@ def find_lists(root: str | Path, lists_dir: str | Path | None = None) -> Path:
     """The folder holding ``root``'s ``train.txt``/``test.txt``: ``lists_dir``/<name>, ``lists_dir``
     or ``root`` itself, in that order."""
     root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder {root} does not exist: pass a folder of class folders")
     candidates = []
     if lists_dir is not None:
         candidates += [Path(lists_dir) / root.name, Path(lists_dir)]
