@@ -1,0 +1,755 @@
+"""Teach it your hand: fine-tune the shipped model on your own captures and install it.
+
+``python -m training personalize DATA`` checks the captures in ``DATA`` (one folder per class, as
+``python -m training collect`` writes them), splits them, fine-tunes the shipped model (not from
+scratch), evaluates before and after on the user's own test split, exports to ncnn with a parity
+check, and installs the result as the active model in the user's data folder; the model it
+replaces is kept as the previous one for rollback. ``--reset`` goes back to the shipped model,
+``--rollback`` swaps the active and previous models. ``python -m training`` with no arguments is a
+guided session: capture each class, then personalise.
+
+Nothing the user captured is ever moved or deleted; only ``train.txt``/``test.txt`` are written
+beside the class folders (when the folder is writable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import cv2
+import numpy as np
+
+from training import data as datasets
+from training.collect import default_data_dir
+from vision import paths
+from vision.errors import DatasetError, ModelError
+from vision.labels import CLASS_ORDER, THROWS, Gesture
+from vision.preprocess import Preprocessing, fit, normalize
+
+log = logging.getLogger(__name__)
+
+#: Fewer readable images than this in any class and personalisation refuses to start.
+MIN_IMAGES_PER_CLASS = 10
+#: How many images per class the guided capture asks for, and the messages suggest.
+SUGGESTED_IMAGES_PER_CLASS = 50
+DEFAULT_EPOCHS = 12
+DEFAULT_LR = 0.005
+DEFAULT_BATCH_SIZE = 32
+TEST_FRACTION = 0.2
+#: Leading parts of the network kept frozen while fine-tuning (faster; keeps general features).
+FROZEN_PARTS = ("conv1", "stage2")
+#: The shipped model's PyTorch weights, the starting point of every personalisation.
+BASE_CHECKPOINT = paths.SHIPPED_MODEL_DIR / "model.pt"
+REPORT_NAME = "personalization.json"
+PLOT_NAME = "confusion_before_after.png"
+#: Capture order in guided mode and in messages: the three throws, then an empty scene.
+CAPTURE_ORDER: tuple[Gesture, ...] = (*THROWS, Gesture.NONE)
+#: Images are kept in memory at this multiple of the input size for augmentation.
+CACHE_SCALE = 1.25
+
+
+class NotEnoughDataError(DatasetError):
+    """The captures are not enough to personalise; the message says what to capture next."""
+
+
+def collect_command(label: Gesture, data_dir: str | Path, count: int) -> str:
+    """The exact command that captures ``count`` more images of ``label`` into ``data_dir``."""
+    return f"python -m training collect --label {label.value} --out {data_dir} --count {count}"
+
+
+# --- the user's captures -----------------------------------------------------------------------
+
+
+def _count_images(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.suffix.lower() in datasets.IMAGE_EXTS)
+
+
+def check_captures(data_dir: str | Path, min_per_class: int = MIN_IMAGES_PER_CLASS) -> None:
+    """Raise ``NotEnoughDataError`` unless every class folder exists with enough image files."""
+    data_dir = Path(data_dir)
+    hint = f"capture with: {collect_command(Gesture.ROCK, data_dir, SUGGESTED_IMAGES_PER_CLASS)}"
+    if not data_dir.is_dir():
+        raise NotEnoughDataError(f"{data_dir} does not exist: {hint} (and the same for each class)")
+    try:
+        folders = datasets.class_folders(data_dir)
+    except DatasetError:
+        folders = {}
+    _require_counts(
+        data_dir,
+        {g: _count_images(folders[g]) if g in folders else 0 for g in CLASS_ORDER},
+        min_per_class,
+    )
+
+
+def _require_counts(
+    data_dir: Path, counts: dict[Gesture, int], min_per_class: int, unreadable: int = 0
+) -> None:
+    short = [g for g in CAPTURE_ORDER if counts.get(g, 0) < min_per_class]
+    if not short:
+        return
+    lines = []
+    for g in short:
+        have = counts.get(g, 0)
+        want = max(min_per_class, SUGGESTED_IMAGES_PER_CLASS) - have
+        what = "an empty scene, no hand" if g is Gesture.NONE else f"your hand showing {g.value}"
+        lines.append(
+            f"  {g.value}: {have} image(s), need at least {min_per_class}; capture {what}:\n"
+            f"    {collect_command(g, data_dir, want)}"
+        )
+    skipped = f" ({unreadable} unreadable image(s) were skipped)" if unreadable else ""
+    raise NotEnoughDataError(
+        f"not enough images in {data_dir} to personalise{skipped}:\n" + "\n".join(lines)
+    )
+
+
+def split_captures(
+    data_dir: str | Path, min_per_class: int = MIN_IMAGES_PER_CLASS, seed: int = 0
+) -> datasets.Split:
+    """Check, split (stratified, fixed seed) and drop unreadable images; lists are absolute paths.
+
+    ``train.txt``/``test.txt`` are written into ``data_dir`` when it is writable.
+    """
+    data_dir = Path(data_dir).resolve()
+    check_captures(data_dir, min_per_class)
+    split = datasets.split_dataset(data_dir, TEST_FRACTION, seed=seed)
+    train = datasets.drop_unreadable([(data_dir / rel, lab) for rel, lab in split.train])
+    test = datasets.drop_unreadable([(data_dir / rel, lab) for rel, lab in split.test])
+    counts = {g: 0 for g in CLASS_ORDER}
+    for _, label in train + test:
+        counts[CLASS_ORDER[label]] += 1
+    unreadable = len(split.train) + len(split.test) - len(train) - len(test)
+    _require_counts(data_dir, counts, min_per_class, unreadable)
+    if len({lab for _, lab in test}) < len(CLASS_ORDER):
+        raise NotEnoughDataError(f"the test split of {data_dir} lacks a class: capture more images")
+    try:
+        datasets.write_split(
+            datasets.Split(
+                [(p.relative_to(data_dir).as_posix(), lab) for p, lab in train],
+                [(p.relative_to(data_dir).as_posix(), lab) for p, lab in test],
+            ),
+            data_dir,
+        )
+    except OSError as exc:
+        log.info("not writing the split lists into %s: %s", data_dir, exc)
+    return datasets.Split(train, test)
+
+
+def cache_images(items: Sequence[tuple[Path, int]], spec: Preprocessing) -> list[np.ndarray]:
+    """Decode each image once and keep it in memory, shrunk to a little over the input size."""
+    h, w = spec.input_size
+    side = round(max(h, w) * CACHE_SCALE)
+    out = []
+    for path, _ in items:
+        bgr = datasets.read_image(path)
+        if bgr is None:
+            raise DatasetError(f"cannot read {path} any more: was it changed while training?")
+        ih, iw = bgr.shape[:2]
+        scale = side / min(ih, iw)
+        if scale < 1:
+            size = (max(1, round(iw * scale)), max(1, round(ih * scale)))
+            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        out.append(bgr)
+    return out
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+def load_base_checkpoint(path: str | Path = BASE_CHECKPOINT):
+    """The shipped model as ``(float32 torch model, Preprocessing, checkpoint info)``.
+
+    The checkpoint is ``{"model": state_dict, "model_name", "input_size": [h, w],
+    "preprocessing": {...}}`` (fp16 or fp32 weights), loaded with ``weights_only=True``.
+    """
+    import torch
+
+    from training.models import build_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(
+            f"no base model at {path}: the shipped model's PyTorch weights are missing; "
+            "reinstall the project or pass --base-checkpoint PATH"
+        )
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        state = ckpt["model"]
+    except Exception as exc:  # a corrupt or foreign file: say which and what to do
+        raise ModelError(f"{path} is not a model checkpoint ({exc}): pass another one") from exc
+    classes = ckpt.get("classes")
+    if classes is not None and [Gesture.parse(c) for c in classes] != list(CLASS_ORDER):
+        raise ModelError(f"{path} has classes {classes}, expected {[g.value for g in CLASS_ORDER]}")
+    name = ckpt.get("model_name") or ckpt.get("config", {}).get("model") or "liteconv"
+    model = build_model(name, num_classes=len(CLASS_ORDER))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelError(f"{path} does not fit the {name} network: {exc}") from exc
+    meta = {**Preprocessing().to_metadata(), **(ckpt.get("preprocessing") or {})}
+    if ckpt.get("input_size"):
+        meta["input_size"] = list(ckpt["input_size"])
+    spec = Preprocessing.from_metadata(meta)
+    info = {"path": str(path), "model_name": name}
+    return model.float().eval(), spec, info
+
+
+def _freeze(model, parts: Sequence[str]) -> list:
+    """Freeze the named top-level parts; returns the frozen modules (kept in eval mode)."""
+    frozen = [getattr(model, name) for name in parts]
+    for module in frozen:
+        for p in module.parameters():
+            p.requires_grad_(False)
+    return frozen
+
+
+def _batch(images: Sequence[np.ndarray], spec: Preprocessing) -> np.ndarray:
+    return np.stack([normalize(img, spec) for img in images])
+
+
+def predict(model, images: Sequence[np.ndarray], spec: Preprocessing, batch_size: int = 64):
+    """Predicted class indices for BGR images (fitted the run-time way)."""
+    import torch
+
+    model.eval()
+    preds = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch_size):
+            x = _batch([fit(img, spec) for img in images[i : i + batch_size]], spec)
+            preds.append(model(torch.from_numpy(x)).argmax(1).numpy())
+    return np.concatenate(preds) if preds else np.zeros(0, int)
+
+
+def fine_tune(
+    model,
+    images: Sequence[np.ndarray],
+    labels: Sequence[int],
+    spec: Preprocessing,
+    *,
+    epochs: int = DEFAULT_EPOCHS,
+    lr: float = DEFAULT_LR,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    frozen: Sequence[str] = FROZEN_PARTS,
+    augment: str = "light",
+    seed: int = 0,
+    progress: bool = True,
+) -> list[float]:
+    """Fine-tune ``model`` in place on cached BGR images; returns the mean loss of each epoch.
+
+    Early parts stay frozen (BatchNorm statistics too), the rest trains with SGD and a cosine
+    learning rate; the loss weighs classes by inverse frequency, so uneven captures are fair.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from training.augment import Augmenter
+
+    augmenter = Augmenter(spec, augment) if augment != "none" else None
+    dataset = datasets.GestureDataset(
+        list(zip(images, labels, strict=True)), spec, augmenter, seed=seed
+    )
+    frozen_modules = _freeze(model, frozen)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4, nesterov=True)
+    steps_per_epoch = max(1, -(-len(dataset) // batch_size))
+    total = epochs * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + np.cos(np.pi * min(step, total) / total))
+    )
+    counts = np.bincount(np.asarray(labels, int), minlength=len(CLASS_ORDER)).astype(np.float64)
+    weights = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / len(CLASS_ORDER), 0.0)
+    loss_fn = torch.nn.CrossEntropyLoss(
+        weight=torch.tensor(weights, dtype=torch.float32), label_smoothing=0.1
+    )
+    rng = np.random.default_rng(seed)
+    losses = []
+    bar = tqdm(total=total, desc="personalising", unit="step", disable=not progress, leave=False)
+    try:
+        for epoch in range(epochs):
+            dataset.set_epoch(epoch)
+            model.train()
+            for module in frozen_modules:
+                module.eval()
+            order = rng.permutation(len(dataset))
+            epoch_loss = 0.0
+            for start in range(0, len(order), batch_size):
+                batch = [dataset[int(i)] for i in order[start : start + batch_size]]
+                x = torch.from_numpy(np.stack([b[0] for b in batch]))
+                y = torch.tensor([b[1] for b in batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                epoch_loss += float(loss.detach()) * len(batch)
+                bar.update(1)
+                bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{float(loss.detach()):.3f}")
+            losses.append(epoch_loss / len(dataset))
+            log.info("epoch %d/%d: loss %.4f", epoch + 1, epochs, losses[-1])
+    finally:
+        bar.close()
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return losses
+
+
+def plot_before_after(
+    before: np.ndarray, after: np.ndarray, path: str | Path, note: str = ""
+) -> Path:
+    """Save the two confusion matrices side by side as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [g.value for g in CLASS_ORDER]
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.6), constrained_layout=True)
+    titles = ("shipped model", "personalised")
+    for ax, matrix, title in zip(axes, (before, after), titles, strict=True):
+        total = matrix.sum()
+        acc = np.trace(matrix) / total if total else 0.0
+        rows = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+        ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
+        for (r, c), v in np.ndenumerate(matrix):
+            colour = "white" if rows[r, c] > 0.5 else "black"
+            ax.text(c, r, str(v), ha="center", va="center", color=colour)
+        ax.set_xticks(range(len(names)), names)
+        ax.set_yticks(range(len(names)), names)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{title}: accuracy {acc:.2f} ({np.trace(matrix)}/{total})")
+    if note:
+        fig.suptitle(note)
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# --- installing --------------------------------------------------------------------------------
+
+
+def _models_dir(models_dir: str | Path | None) -> Path:
+    return Path(models_dir) if models_dir is not None else paths.user_models_dir()
+
+
+def install_model(staging: str | Path, models_dir: str | Path | None = None) -> Path:
+    """Make ``staging`` (a finished export) the active model; the old active becomes previous.
+
+    ``staging`` must be on the same file system (a folder inside ``models_dir``): the swap is
+    two renames, and a failure puts the old model back, so there is never a half-installed model.
+    """
+    base = _models_dir(models_dir)
+    active, previous = base / "active", base / "previous"
+    staging = Path(staging)
+    if not (staging / paths.METADATA_NAME).is_file():
+        raise ModelError(f"{staging} holds no exported model: nothing installed")
+    base.mkdir(parents=True, exist_ok=True)
+    trash = Path(tempfile.mkdtemp(prefix=".old-", dir=base))
+    had_previous = previous.exists()
+    moved_active = False
+    try:
+        if active.exists():
+            if had_previous:
+                os.replace(previous, trash / "previous")
+            os.replace(active, previous)
+            moved_active = True
+        os.replace(staging, active)
+    except OSError:
+        if moved_active and not active.exists():
+            os.replace(previous, active)
+        if had_previous and not previous.exists():
+            os.replace(trash / "previous", previous)
+        shutil.rmtree(trash, ignore_errors=True)
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
+    log.info("installed %s as the active model", active)
+    return active
+
+
+def reset_model(models_dir: str | Path | None = None) -> Path | None:
+    """Go back to the shipped model: the active model becomes the previous one (for rollback).
+
+    Returns where the deactivated model now is, or None if no personal model was active.
+    """
+    base = _models_dir(models_dir)
+    active, previous = base / "active", base / "previous"
+    if not active.exists():
+        return None
+    if previous.exists():
+        trash = Path(tempfile.mkdtemp(prefix=".old-", dir=base))
+        os.replace(previous, trash / "previous")
+        shutil.rmtree(trash, ignore_errors=True)
+    os.replace(active, previous)
+    log.info("deactivated the personal model (kept in %s)", previous)
+    return previous
+
+
+def rollback_model(models_dir: str | Path | None = None) -> Path:
+    """Swap the active and previous models (the previous one becomes active)."""
+    base = _models_dir(models_dir)
+    active, previous = base / "active", base / "previous"
+    if not (previous / paths.METADATA_NAME).is_file():
+        raise ModelError(f"there is no previous model in {previous} to go back to")
+    if not active.exists():
+        os.replace(previous, active)
+        return active
+    swap = Path(tempfile.mkdtemp(prefix=".swap-", dir=base)) / "model"
+    os.replace(active, swap)
+    os.replace(previous, active)
+    os.replace(swap, previous)
+    swap.parent.rmdir()
+    return active
+
+
+# --- the whole run -----------------------------------------------------------------------------
+
+
+@dataclass
+class PersonalizeResult:
+    model_dir: Path
+    installed: bool
+    accuracy_before: float
+    accuracy_after: float
+    confusion_before: np.ndarray
+    confusion_after: np.ndarray
+    n_train: int
+    n_test: int
+    seconds: float
+    train_seconds: float
+    parity: float
+    plot: Path
+
+
+def _accuracy(matrix: np.ndarray) -> float:
+    return float(np.trace(matrix) / matrix.sum()) if matrix.sum() else 0.0
+
+
+def personalize(
+    data_dir: str | Path,
+    *,
+    epochs: int = DEFAULT_EPOCHS,
+    lr: float = DEFAULT_LR,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    base_checkpoint: str | Path = BASE_CHECKPOINT,
+    models_dir: str | Path | None = None,
+    min_per_class: int = MIN_IMAGES_PER_CLASS,
+    seed: int = 0,
+    force: bool = False,
+    progress: bool = True,
+) -> PersonalizeResult:
+    """Split, fine-tune, evaluate before/after, export with a parity check, and install.
+
+    The new model is installed unless it does worse than the shipped one on the user's test
+    split (``force=True`` installs it anyway); ``result.installed`` says which.
+    """
+    from training.evaluate import compute_report
+    from training.export import check_parity, export_ncnn
+
+    start = time.perf_counter()
+    data_dir = Path(data_dir).resolve()
+    split = split_captures(data_dir, min_per_class, seed)
+    model, spec, base_info = load_base_checkpoint(base_checkpoint)
+    log.info("reading %d images from %s", len(split.train) + len(split.test), data_dir)
+    train_images = cache_images(split.train, spec)
+    test_images = cache_images(split.test, spec)
+    y_test = [lab for _, lab in split.test]
+    before = compute_report(y_test, predict(model, test_images, spec)).confusion
+    t_train = time.perf_counter()
+    fine_tune(
+        model, train_images, [lab for _, lab in split.train], spec,
+        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=progress,
+    )  # fmt: skip
+    train_seconds = time.perf_counter() - t_train
+    after = compute_report(y_test, predict(model, test_images, spec)).confusion
+    acc_before, acc_after = _accuracy(before), _accuracy(after)
+    base = _models_dir(models_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=base))
+    staging.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary
+    try:
+        report = {
+            "personalized": datetime.now(UTC).isoformat(timespec="seconds"),
+            "data": str(data_dir),
+            "base": base_info,
+            "train_images": len(split.train),
+            "test_images": len(split.test),
+            "epochs": epochs,
+            "lr": lr,
+            "frozen": list(FROZEN_PARTS),
+            "accuracy_before": round(acc_before, 4),
+            "accuracy_after": round(acc_after, 4),
+            "train_seconds": round(train_seconds, 1),
+        }
+        meta_path = export_ncnn(
+            model, staging, spec, {"model": base_info["model_name"], "personalization": report}
+        )
+        parity = check_parity(model, meta_path, test_images[:8])
+        plot_before_after(before, after, staging / PLOT_NAME, f"your {len(split.test)} test images")
+        report["confusion_before"] = before.tolist()
+        report["confusion_after"] = after.tolist()
+        report["parity_max_prob_diff"] = parity
+        (staging / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n")
+        installed = force or acc_after >= acc_before
+        if installed:
+            target = install_model(staging, base)
+        else:
+            target = base / f"rejected-{datetime.now():%Y%m%d-%H%M%S}"
+            os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return PersonalizeResult(
+        model_dir=target,
+        installed=installed,
+        accuracy_before=acc_before,
+        accuracy_after=acc_after,
+        confusion_before=before,
+        confusion_after=after,
+        n_train=len(split.train),
+        n_test=len(split.test),
+        seconds=time.perf_counter() - start,
+        train_seconds=train_seconds,
+        parity=parity,
+        plot=target / PLOT_NAME,
+    )
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``python -m training personalize``."""
+    parser.add_argument(
+        "data", nargs="?", type=Path,
+        help="folder of class folders (default: <user data>/captures, where collect writes)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--epochs", type=_positive_int, default=DEFAULT_EPOCHS, help="default %(default)s"
+    )
+    parser.add_argument(
+        "--lr", type=_positive_float, default=DEFAULT_LR, help="default %(default)s"
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, help="default %(default)s"
+    )
+    parser.add_argument(
+        "--min-images", type=_positive_int, default=MIN_IMAGES_PER_CLASS,
+        help="fewest images per class to start (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--base-checkpoint", type=Path, default=BASE_CHECKPOINT,
+        help="PyTorch weights to start from (default: the shipped assets/models/model.pt)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--model-dir", type=Path, default=None,
+        help="folder that holds the active/ and previous/ models (default: <user data>/models, "
+        "the one the game looks in)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--force", action="store_true",
+        help="install the new model even if it does worse than the shipped one on your test images",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="split and training seed")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--reset", action="store_true",
+        help="go back to the shipped model (the personal one is kept as the previous model)",
+    )  # fmt: skip
+    which.add_argument(
+        "--rollback", action="store_true", help="swap the active and the previous model"
+    )
+
+
+def _minutes(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+def print_result(result: PersonalizeResult, out: TextIO | None = None) -> None:
+    out = out if out is not None else sys.stdout
+    print(
+        f"Personalised on {result.n_train} of your images in {_minutes(result.seconds)} "
+        f"(training {_minutes(result.train_seconds)}).",
+        file=out,
+    )
+    print(
+        f"Accuracy on your {result.n_test} test images: shipped model "
+        f"{result.accuracy_before:.2f} -> personalised {result.accuracy_after:.2f}",
+        file=out,
+    )
+    print(f"Before/after confusion matrices: {result.plot}", file=out)
+    if result.installed:
+        print(f"Installed as the active model: {result.model_dir}", file=out)
+        print(
+            "The game uses it from now on. Back to the shipped model: "
+            "python -m training personalize --reset",
+            file=out,
+        )
+    else:
+        print(
+            f"NOT installed: it did worse than the shipped model on your test images. It is in "
+            f"{result.model_dir}. Capture more varied images (move your hand, change the light) "
+            "and run this again, or add --force to install it anyway.",
+            file=out,
+        )
+
+
+def main(args: argparse.Namespace) -> int:
+    """``python -m training personalize``: 0 done, 1 nothing to do or bad data, 130 interrupted."""
+    models_dir = args.model_dir
+    try:
+        if args.reset:
+            moved = reset_model(models_dir)
+            if moved is None:
+                print("No personal model is active: the shipped model is already in use.")
+            else:
+                print(f"Back to the shipped model. Your personal model is kept in {moved}")
+                print("(python -m training personalize --rollback brings it back).")
+            return 0
+        if args.rollback:
+            active = rollback_model(models_dir)
+            print(f"Rolled back: {active} now holds the previous model.")
+            return 0
+        data_dir = args.data if args.data is not None else default_data_dir()
+        result = personalize(
+            data_dir,
+            epochs=args.epochs,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            base_checkpoint=args.base_checkpoint,
+            models_dir=models_dir,
+            min_per_class=args.min_images,
+            seed=args.seed,
+            force=args.force,
+            progress=not args.no_progress,
+        )
+    except (DatasetError, ModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopped: nothing was installed, your captures are untouched.", file=sys.stderr)
+        return 130
+    print_result(result)
+    return 0
+
+
+# --- guided mode -------------------------------------------------------------------------------
+
+_PROMPTS = {
+    Gesture.ROCK: "Make a fist (rock) inside the square. Move it around a little, turn it, "
+    "come closer and go further away.",
+    Gesture.PAPER: "Show an open hand (paper) inside the square, fingers spread or together, "
+    "at different angles.",
+    Gesture.SCISSORS: "Show two fingers (scissors) inside the square, at different angles.",
+    Gesture.NONE: "Take your hand away: an empty scene of your room. Move the camera a little "
+    "or change the light if you can.",
+}
+
+
+def guided_steps(data_dir: Path, count: int = SUGGESTED_IMAGES_PER_CLASS) -> list[str]:
+    """The guided session as plain commands."""
+    return [collect_command(g, data_dir, count) for g in CAPTURE_ORDER] + [
+        f"python -m training personalize {data_dir}"
+    ]
+
+
+def guided(
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+    *,
+    source: str = "0",
+    countdown: float | None = None,
+    data_dir: Path | None = None,
+) -> int:
+    """``python -m training`` alone: capture rock, paper, scissors and an empty scene, then train.
+
+    When stdin is not a terminal, prints the steps as commands and returns 0. ``source``,
+    ``countdown`` and ``data_dir`` are passed on to the capture (defaults: camera 0, the
+    capture tool's countdown, ``<user data>/captures``).
+    """
+    stdin = stdin if stdin is not None else sys.stdin
+    out = out if out is not None else sys.stdout
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    if not stdin.isatty():
+        print("Teach the robot your hand, step by step (run each command in turn):", file=out)
+        for i, step in enumerate(guided_steps(data_dir), 1):
+            print(f"  {i}. {step}", file=out)
+        print(
+            "Run 'python -m training' in a terminal for a guided session; "
+            "'python -m training --help' lists every command.",
+            file=out,
+        )
+        return 0
+    from training import collect
+
+    print(
+        "Teach the robot your hand. You will show rock, paper and scissors to the camera, then an\n"
+        f"empty scene; {SUGGESTED_IMAGES_PER_CLASS} images each, about one a second. Then it "
+        f"trains for a few minutes.\nYour images go to {data_dir}.",
+        file=out,
+    )
+    for g in CAPTURE_ORDER:
+        have = _count_images(data_dir / g.value) if (data_dir / g.value).is_dir() else 0
+        print(f"\n{g.value.upper()}: {_PROMPTS[g]} (you have {have} already)", file=out)
+        answer = _ask("Press Enter to start, s to skip, q to quit: ", stdin, out)
+        if answer == "q":
+            return 0
+        if answer == "s":
+            continue
+        count = str(SUGGESTED_IMAGES_PER_CLASS)
+        argv = ["--label", g.value, "--out", str(data_dir), "--count", count, "--source", source]
+        if countdown is not None:
+            argv += ["--countdown", str(countdown)]
+        code = collect.main(collect.parse_args(argv))
+        if code != 0:
+            return code
+    answer = _ask("\nAll captured. Press Enter to personalise now, q to quit: ", stdin, out)
+    if answer == "q":
+        print(f"Later: python -m training personalize {data_dir}", file=out)
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m training personalize")
+    add_arguments(parser)
+    return main(parser.parse_args([str(data_dir)]))
+
+
+def _ask(prompt: str, stdin: TextIO, out: TextIO) -> str:
+    print(prompt, end="", file=out, flush=True)
+    try:
+        line = stdin.readline()
+    except KeyboardInterrupt:
+        return "q"
+    return "q" if not line else line.strip().lower()[:1]
