@@ -197,14 +197,13 @@ class HeadlessGame:
                     window.append(reading)
             for event in self.referee.update(self.clock.now()):
                 if isinstance(event, RoundResult):
-                    return event, _confidence(window, event.player)
+                    return event, _confidence(window, event)
 
 
-def _confidence(window: list, player: Gesture) -> float:
-    """Mean confidence of the window's readings of the decided gesture (for void: the best)."""
-    if player.is_throw:
-        same = [r.confidence for r in window if r.gesture is player]
-        return sum(same) / len(same) if same else 0.0
+def _confidence(window: list, result: RoundResult) -> float:
+    """The reading's confidence; for no hand, the best throw confidence seen (too low to count)."""
+    if not result.replay:
+        return result.confidence
     throws = [r.confidence for r in window if Gesture.parse(r.gesture).is_throw]
     return max(throws, default=0.0)
 
@@ -213,10 +212,21 @@ def _confidence(window: list, player: Gesture) -> float:
 
 
 def settings_from_args(args: argparse.Namespace) -> HeadlessSettings:
+    """From --rounds (--endless: for ever), --auto, --max-replays and --speed."""
     rounds = getattr(args, "rounds", None)
     if getattr(args, "endless", False) or rounds is None or rounds <= 0:
         rounds = None
-    return HeadlessSettings(rounds=rounds, auto=bool(getattr(args, "auto", False)))
+    defaults = HeadlessSettings()
+    speed = getattr(args, "speed", None) or 1.0
+    max_replays = getattr(args, "max_replays", None)
+    return HeadlessSettings(
+        rounds=rounds,
+        auto=bool(getattr(args, "auto", False)),
+        max_replays=defaults.max_replays if max_replays is None else max_replays,
+        timing=defaults.timing.faster(speed),
+        hold=defaults.hold / speed,
+        pause=defaults.pause / speed,
+    )
 
 
 def _setup_logging() -> None:

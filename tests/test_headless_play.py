@@ -212,6 +212,8 @@ def test_settings_from_args():
     assert settings_from_args(args(rounds=3)).rounds == 3
     assert settings_from_args(args(rounds=3, endless=True)).rounds is None
     assert settings_from_args(args(rounds=None, auto=False)) == HeadlessSettings()
+    fast = settings_from_args(args(speed=2.0, max_replays=5))
+    assert fast.max_replays == 5 and fast.timing == HeadlessSettings().timing.faster(2.0)
 
 
 @pytest.mark.parametrize(
