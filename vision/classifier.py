@@ -1,8 +1,15 @@
-"""The runtime wrapper: an exported ncnn model called on a BGR image. numpy, OpenCV and ncnn only."""
+"""The runtime wrapper: an exported ncnn model called on a BGR image. numpy, OpenCV and ncnn only.
+
+The preprocessing is read from the model's metadata (``vision.preprocess``); per call the image is
+cropped/resized once by OpenCV (a view of the caller's array, never copied first) and converted
+and normalised by ncnn in C++ (``Mat.from_pixels`` + ``substract_mean_normalize``), which equals
+``preprocess.prepare`` to float rounding.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +19,9 @@ import numpy as np
 from .errors import ModelError
 from .labels import Gesture
 from .paths import METADATA_NAME, default_model_dir
-from .preprocess import Preprocessing, prepare
+from .preprocess import Preprocessing, center_crop, fit, resize_to, to_bgr
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,27 +49,78 @@ def load_metadata(path: str | Path | None = None) -> tuple[dict, Path]:
     return meta, meta_path.parent
 
 
+def _as_bgr(image: np.ndarray) -> np.ndarray:
+    """3-channel uint8 images pass through untouched (views stay views); others are converted."""
+    if (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[2] == 3
+        and image.size
+    ):
+        return image
+    return to_bgr(image)
+
+
+def _area_shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``preprocess.resize_to`` bit for bit, about twice as fast for odd whole-number factors.
+
+    OpenCV's INTER_AREA has a SIMD path only for factor 2; for an odd factor ``k`` a ``k x k``
+    box filter anchored at the block corner, sampled every ``k`` pixels, rounds the same way.
+    """
+    h, w = size
+    k = image.shape[0] // h
+    if k >= 3 and k % 2 and image.shape[:2] == (k * h, k * w):
+        import cv2
+
+        box = cv2.blur(image, (k, k), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+        return cv2.resize(box, (w, h), interpolation=cv2.INTER_NEAREST)
+    return resize_to(image, size)
+
+
+def fit_fast(bgr: np.ndarray, spec: Preprocessing) -> np.ndarray:
+    """``preprocess.fit`` with the faster shrink for whole-number factors (same pixels)."""
+    if spec.resize == "center_crop":
+        h, w = spec.input_size
+        return _area_shrink(center_crop(bgr, w / h), spec.input_size)
+    return fit(bgr, spec)
+
+
 class GestureClassifier:
     """``GestureClassifier()(bgr) -> Prediction``.
 
     ``path``: an exported model's folder or metadata JSON; ``None`` loads the active user model
-    if one is installed, else the shipped default. ``exact=True`` turns off fp16 storage and
-    arithmetic (bit-for-bit comparison with PyTorch); the default keeps ncnn's fast path.
+    if one is installed, else the shipped default. ``threads``: ncnn's thread count.
+    ``exact=True`` turns off fp16 storage and arithmetic (bit-for-bit comparison with PyTorch);
+    the default keeps ncnn's fast path. Safe to call from several threads (calls are serialised).
     """
 
     def __init__(self, path: str | Path | None = None, threads: int = 1, exact: bool = False):
         import ncnn
 
         meta, folder = load_metadata(path)
+        if int(threads) < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         self.metadata = meta
         self.folder = folder
-        self.classes = tuple(Gesture.parse(c) for c in meta["classes"])
-        self.preprocessing = Preprocessing.from_metadata(meta)
+        try:
+            self.classes = tuple(Gesture.parse(c) for c in meta["classes"])
+            self.preprocessing = Preprocessing.from_metadata(meta)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ModelError(f"{folder}: bad classes or preprocessing in metadata: {exc}") from exc
+        if self.preprocessing.color not in ("RGB", "BGR"):
+            raise ModelError(f"{folder}: colour order {self.preprocessing.color!r} is not RGB/BGR")
         self.input_blob = meta.get("input_blob", "in0")
         self.output_blob = meta.get("output_blob", "out0")
         self.outputs_logits = meta.get("output", "logits") == "logits"
         self.threads = int(threads)
         self._lock = threading.Lock()
+        self._ncnn = ncnn
+        pixel = ncnn.Mat.PixelType
+        rgb = self.preprocessing.color == "RGB"
+        self._pixel_type = pixel.PIXEL_BGR2RGB if rgb else pixel.PIXEL_BGR
+        self._mean = [float(v) for v in self.preprocessing.mean]
+        self._norm = [float(v) for v in self.preprocessing.norm]
         net = ncnn.Net()
         net.opt.num_threads = self.threads
         net.opt.use_vulkan_compute = False
@@ -72,15 +132,16 @@ class GestureClassifier:
         if net.load_param(str(param)) != 0 or net.load_model(str(binary)) != 0:
             raise ModelError(f"ncnn could not load {param} / {binary}: re-export the model")
         self._net = net
+        log.debug("loaded %s (%d threads)", folder, self.threads)
 
-    def probabilities(self, tensor: np.ndarray) -> np.ndarray:
-        """Class probabilities for an already prepared 3xHxW float32 input."""
-        import ncnn
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """The model's input as (height, width)."""
+        return self.preprocessing.input_size
 
-        tensor = np.ascontiguousarray(tensor, dtype=np.float32)
+    def _run(self, mat) -> np.ndarray:
         with self._lock:
             ex = self._net.create_extractor()
-            mat = ncnn.Mat(tensor)  # borrows ``tensor``: keep it alive until extract returns
             ex.input(self.input_blob, mat)
             ret, out = ex.extract(self.output_blob)
             if ret != 0:
@@ -93,7 +154,24 @@ class GestureClassifier:
             scores /= scores.sum()
         return scores.astype(np.float32)
 
+    def probabilities(self, tensor: np.ndarray) -> np.ndarray:
+        """Class probabilities for an already prepared 3xHxW float32 input."""
+        tensor = np.ascontiguousarray(tensor, dtype=np.float32)
+        # ncnn.Mat borrows ``tensor``; it stays alive in this frame until _run returns.
+        return self._run(self._ncnn.Mat(tensor))
+
+    def fitted_probabilities(self, fitted_bgr: np.ndarray) -> np.ndarray:
+        """Class probabilities for a BGR uint8 image already at the model's input size."""
+        h, w = self.preprocessing.input_size
+        if fitted_bgr.shape != (h, w, 3) or fitted_bgr.dtype != np.uint8:
+            raise ValueError(f"expected a {h}x{w}x3 uint8 image, got {fitted_bgr.shape}")
+        pixels = np.ascontiguousarray(fitted_bgr)
+        mat = self._ncnn.Mat.from_pixels(pixels, self._pixel_type, w, h)
+        mat.substract_mean_normalize(self._mean, self._norm)
+        return self._run(mat)
+
     def __call__(self, image: np.ndarray) -> Prediction:
-        probs = self.probabilities(prepare(image, self.preprocessing))
+        """Classify a BGR uint8 image of any size (grey and BGRA are converted)."""
+        probs = self.fitted_probabilities(fit_fast(_as_bgr(image), self.preprocessing))
         best = int(np.argmax(probs))
         return Prediction(self.classes[best], float(probs[best]), probs)
