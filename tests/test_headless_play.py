@@ -17,6 +17,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 import hardware
 from game.headless import HeadlessGame, HeadlessSettings, run_headless, settings_from_args
+from game.round import Timing
 from game.roundlog import RoundLog, RoundRecord, Stats, default_log_path
 from game.strategy import make_strategy
 from hardware.config import parse_config
@@ -230,3 +231,18 @@ def test_user_mistakes_exit_2_with_a_message(tmp_path, capsys, kw, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_a_live_source_plays_in_real_time_on_the_stream_thread(tmp_path, body):
+    frames = [np.full((48, 64, 3), COLOURS[Gesture.ROCK], np.uint8)] * 5
+    stream = GestureStream(MemorySource(frames, fps=30, loop=True, realtime=True), ColourCode())
+    fast = Timing().faster(4.0)
+    game = HeadlessGame(
+        body, stream, make_strategy("random", seed=4), RoundLog(tmp_path / "r.jsonl"),
+        HeadlessSettings(rounds=1, auto=True, timing=fast, hold=0.0),
+    )  # fmt: skip
+    with stream:
+        assert game.play() == 1
+    (record,) = lines(tmp_path / "r.jsonl")
+    assert record["player"] == "rock" and record["confidence"] == 1.0
+    assert not stream.running
