@@ -82,6 +82,36 @@ def _label(factory, pin: str, label: str) -> None:
         labels[pin] = label
 
 
+# --- lgpio's whole-percent duty cycles (gpiozero issue 1209) ------------------------------------
+
+
+def lgpio_duty_percent(angle: float, rng: ServoRange) -> int:
+    """The duty cycle gpiozero's lgpio factory really sends for ``angle``: whole percent only."""
+    fraction = (angle - rng.min_angle) / (rng.max_angle - rng.min_angle)
+    pulse = rng.min_pulse_ms + fraction * (rng.max_pulse_ms - rng.min_pulse_ms)
+    return int(pulse / rng.frame_ms * 100)
+
+
+def lgpio_warning(servo: ServoConfig) -> str | None:
+    """A warning when two throws' angles collapse into the same lgpio duty step, else ``None``."""
+    duties = {g: lgpio_duty_percent(a, servo.range) for g, a in servo.angles.items()}
+    if len(set(duties.values())) == len(duties):
+        return None
+    rng = servo.range
+    step = (
+        (rng.max_angle - rng.min_angle)
+        * rng.frame_ms
+        / 100
+        / abs(rng.max_pulse_ms - rng.min_pulse_ms)
+    )
+    shown = ", ".join(f"{g} {a:g}° -> {duties[g]}%" for g, a in servo.angles.items())
+    return (
+        f"the lgpio pin factory sets duty cycles in whole percent (one step = {step:.0f}°), so "
+        f"the servo cannot tell the throws apart ({shown}): spread servo.angles further apart, "
+        "widen min/max_pulse_ms, or use pigpio (Pi 4) or a PCA9685 board"
+    )
+
+
 # --- parts ---------------------------------------------------------------------------------------
 
 
@@ -128,6 +158,10 @@ class ThrowServo(Part):
         self.config = config
         _label(pin_factory, config.pin, "servo")
         self.servo = _servo(config.pin, config.range, config.neutral, pin_factory)
+        if type(self.servo.pin_factory).__name__ == "LGPIOFactory" and (
+            warning := lgpio_warning(config)
+        ):
+            log.warning(warning)
 
     def rest(self) -> None:
         self.servo.angle = self.config.neutral

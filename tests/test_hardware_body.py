@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from gpiozero import LED, Device
@@ -274,3 +275,16 @@ def test_no_gpio_here_is_a_clear_error(monkeypatch):
             hardware.create_body(parse_config({"servo": SERVO}), pins="auto")
     finally:
         Device.pin_factory = old
+
+
+def test_lgpio_whole_percent_duty_steps_are_checked():
+    """gpiozero issue 1209: the lgpio factory rounds duty cycles down to whole percent."""
+    from hardware.gpio import lgpio_duty_percent, lgpio_warning
+
+    example = hardware.load_config(Path(hardware.__file__).parent / "example.toml")
+    assert lgpio_warning(example.servo) is None  # -60/0/60 over 0.5-2.5 ms: 4%, 7%, 10%
+    rng = example.servo.range
+    assert [lgpio_duty_percent(a, rng) for a in (-60, 0, 60)] == [4, 7, 10]
+    tight = parse_config({"servo": {"pin": 17, "angles": {"rock": -10, "scissors": 10}}}).servo
+    warning = lgpio_warning(tight)  # 1-2 ms: one percent step is 36 degrees
+    assert "rock -10° -> 7%" in warning and "paper 0° -> 7%" in warning and "36°" in warning

@@ -30,13 +30,22 @@ def error_for(tmp_path: Path, text: str) -> str:
 def test_the_example_config_loads_with_its_parts_and_pins():
     config = load_config(EXAMPLE)
     assert config.parts == ["servo", "throw_leds", "outcome_leds", "buzzer", "button"]
-    assert config.servo.pin == "GPIO17"
+    assert config.servo.pin == "GPIO18"
     assert config.servo.angles == {Gesture.ROCK: -60, Gesture.PAPER: 0, Gesture.SCISSORS: 60}
     assert (config.servo.range.min_pulse_ms, config.servo.range.max_pulse_ms) == (0.5, 2.5)
     assert config.outcome_leds.pins[Outcome.WIN] == "GPIO25"
     assert config.button.pull_up and config.button.bounce_ms == 50
     assert config.fingers is None and config.rgb_led is None  # enabled = false
     assert len(config.pins()) == 9
+
+
+def test_every_part_of_the_example_can_be_fitted_at_once(tmp_path):
+    text = EXAMPLE.read_text().replace("enabled = false", "enabled = true")
+    config = load_config(write(tmp_path, text))
+    assert len(config.parts) == 7 and len(config.pins()) == 9 + 5 + 3
+    assert not {"GPIO2", "GPIO3", "GPIO7", "GPIO8", "GPIO9", "GPIO10", "GPIO11"} & set(
+        config.pins()
+    )  # I2C and SPI stay free
 
 
 def test_defaults_fill_in_a_minimal_file(tmp_path):

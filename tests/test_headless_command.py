@@ -93,7 +93,7 @@ def test_a_signal_stops_play_with_the_body_safe(clip, tmp_path, signum, code):
         text = err.read()
     stop = text.index("stopped by SIGTERM" if signum == signal.SIGTERM else "stopped by Ctrl-C")
     after = text[stop:]
-    assert "GPIO17 (servo) -> low" in after  # the servo's pulses stopped (detached)
+    assert "GPIO18 (servo) -> low" in after  # the servo's pulses stopped (detached)
     assert "robot body closed: servos back to neutral and detached" in after
     assert after.rstrip().endswith("headless play exited cleanly")
     assert "Traceback" not in text
