@@ -229,6 +229,18 @@ def settings_from_args(args: argparse.Namespace) -> HeadlessSettings:
     )
 
 
+def _no_button(body: RobotBody, args: argparse.Namespace) -> str | None:
+    """Why rounds could never start without ``--auto`` (``None``: a real button exists)."""
+    if not getattr(body, "has_button", False):
+        return (
+            "headless play needs a start button: add a [button] section to the --hardware "
+            "config, or pass --auto"
+        )
+    if getattr(args, "pins", "auto") == "mock":
+        return "with --pins mock nobody can press the start button: pass --auto"
+    return None
+
+
 def _setup_logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(
@@ -271,12 +283,8 @@ def run_headless(args: argparse.Namespace) -> int:
                     pins=getattr(args, "pins", "auto") or "auto",
                     mute=bool(getattr(args, "mute", False)),
                 )
-                if not settings.auto and not getattr(body, "has_button", False):
-                    print(
-                        "error: headless play needs a start button: add a [button] section to "
-                        "the --hardware config, or pass --auto",
-                        file=sys.stderr,
-                    )
+                if not settings.auto and (problem := _no_button(body, args)):
+                    print(f"error: {problem}", file=sys.stderr)
                     return 2
                 stream = _open_stream(args)
                 strategy = make_strategy(getattr(args, "strategy", None) or "adaptive",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,6 +39,7 @@ BODY = {
     "outcome_leds": {"win": 25, "lose": 8, "draw": 7},
     "button": {"pin": 4, "bounce_ms": 0},
 }
+EXAMPLE = Path(hardware.__file__).parent / "example.toml"
 OUTCOME_PINS = {Outcome.WIN: 25, Outcome.LOSE: 8, Outcome.DRAW: 7}
 
 
@@ -221,6 +223,7 @@ def test_settings_from_args():
     "kw, message",
     [
         (dict(auto=False), "needs a start button"),
+        (dict(auto=False, hardware=str(EXAMPLE)), "with --pins mock nobody can press"),
         (dict(hardware="missing.toml"), "no hardware config at missing.toml"),
         (dict(source="keyboard"), "keyboard play needs the screen game"),
         (dict(source="no-such-clip.avi"), "no such file"),
