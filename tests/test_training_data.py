@@ -200,3 +200,11 @@ def test_rgb_augmentation_keeps_bgr_order():
     aug = Augmenter(SPEC, "light")
     out = aug(blue, np.random.default_rng(0))
     assert out[:, :, 0].mean() > out[:, :, 2].mean() + 50
+
+
+def test_rps_sxsw_test_crops_sharing_a_photo_with_training_crops_are_found(datasets_dir):
+    from training.evaluate import shared_source
+
+    root = datasets_dir / "rps-sxsw"
+    split = split_dataset(root, test_list=root / "original_testing_split.txt")
+    assert sum(shared_source(split.test, split.train)) == 75

@@ -163,3 +163,25 @@ def test_train_api_takes_arrays_unlabelled_images_and_a_loss(mini_cv, tmp_path):
 def test_load_split_reads_what_all_wrote(run_all, mini_cv):
     train_items, test_items = load_split(mini_cv, run_all / "splits")
     assert len(train_items) == 12 and len(test_items) == 3
+
+
+def test_evaluate_every_image_of_a_dataset_without_lists(run_all, mini_cv, tmp_path, capsys):
+    model = str(run_all / "model")
+    assert main(["evaluate", "--model-dir", model, str(mini_cv), "--split", "all",
+                 "--out", str(tmp_path)]) == 0  # fmt: skip
+    report = json.loads((tmp_path / "report.json").read_text())["datasets"]["rps-mini"]
+    assert report["images"] == 3 * PER_CLASS and report["support"]["none"] == 0
+    missing = str(tmp_path / "missing.pt")
+    assert main(["evaluate", "--checkpoint", missing, str(mini_cv), "--split", "all"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_init_from_starts_from_a_checkpoints_weights(run_all, mini_cv, tmp_path):
+    train_items, test_items = _items(mini_cv)
+    start = load_checkpoint(run_all / "train" / "last.pt")["model"]
+    cfg = TrainConfig(
+        **TINY, epochs=1, lr=1e-12, out=str(tmp_path), init_from=str(run_all / "train" / "last.pt")
+    )
+    tuned = train(cfg, train_items, test_items).model.state_dict()
+    assert torch.allclose(tuned["fc.weight"], start["fc.weight"], atol=1e-6)
+    assert torch.allclose(tuned["conv1.0.weight"], start["conv1.0.weight"], atol=1e-6)

@@ -222,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
 # --- helpers -----------------------------------------------------------------------------------
 
 
+def _is_main_process() -> bool:
+    """False in the other ranks of a ``torchrun`` job (they train, but print and write nothing)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _fail(parser: argparse.ArgumentParser, message: str) -> None:
     parser.error(message)  # exits 2
 
@@ -329,6 +334,8 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     train_items = [it for _, _, tr, _ in datasets for it in tr]
     test_items = [it for _, _, _, te in datasets for it in te]
     result = train(config, train_items, test_items, data_info=_data_info(datasets))
+    if not _is_main_process():
+        return 0
     print(
         f"checkpoints in {result.out_dir} (best test accuracy {result.best_acc} at epoch "
         f"{result.best_epoch})"
@@ -475,17 +482,20 @@ def cmd_all(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     splits = run / "splits"
     for name, root in zip(dataset_names(args.data), args.data, strict=True):
         if (splits / name / "test.txt").is_file() or (Path(root) / "test.txt").is_file():
-            print(f"{name}: reusing its existing train/test lists")
+            log.info("%s: reusing its existing train/test lists", name)
             continue
         test_list = find_test_list(root)
         split = split_dataset(root, args.test_fraction, args.split_seed, test_list)
         write_split(split, splits / name)
         how = f"test list {test_list.name}" if test_list else f"{args.test_fraction:.0%} per class"
-        print(f"{name}: {len(split.train)} train, {len(split.test)} test ({how})")
+        if _is_main_process():
+            print(f"{name}: {len(split.train)} train, {len(split.test)} test ({how})")
     datasets = _load_datasets(args.data, str(splits))
     train_items = [it for _, _, tr, _ in datasets for it in tr]
     test_items = [it for _, _, _, te in datasets for it in te]
     result = train(config, train_items, test_items, data_info=_data_info(datasets))
+    if not _is_main_process():
+        return 0
     ckpt = result.last_checkpoint if args.pick == "last" else result.best_checkpoint
     sets = [(name, te, tr) for name, _, tr, te in datasets]
     results = run_evaluation(CheckpointPredictor(ckpt), sets, run / "eval", result.history)
@@ -542,7 +552,8 @@ def no_arguments() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    level = logging.INFO if _is_main_process() else logging.WARNING
+    logging.basicConfig(level=level, format="%(message)s")
     if not argv:
         return no_arguments()
     if argv[0] in EXTERNAL:

@@ -126,7 +126,7 @@ def write_list(path: str | Path, items: Iterable[tuple[str, int]]) -> Path:
     """Write ``relative/path label`` lines (atomically)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # ranks of a torchrun job may race
     tmp.write_text("".join(f"{rel} {label}\n" for rel, label in items))
     os.replace(tmp, path)
     return path

@@ -283,7 +283,8 @@ def train(
     architecture must still be ``config.model``). ``data_info`` is stored in the checkpoints.
     """
     d = dist_from_env()
-    if d.enabled and not dist.is_initialized():
+    own_group = d.enabled and not dist.is_initialized()
+    if own_group:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     device = resolve_device(config.device, d.local_rank)
     if device.type == "cuda":
@@ -416,4 +417,6 @@ def train(
         _write_history(out, history)
     if d.enabled:
         dist.barrier()
+    if own_group:
+        dist.destroy_process_group()
     return TrainResult(net.cpu().eval(), out, best_acc, best_epoch, history)
