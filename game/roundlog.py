@@ -110,6 +110,9 @@ class RoundLog:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            log.warning("cannot read the round log %s: %s", self.path, exc)
+            return []
         lines = raw.split(b"\n")
         out = []
         for number, line in enumerate(lines, 1):

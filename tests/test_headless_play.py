@@ -249,3 +249,14 @@ def test_a_live_source_plays_in_real_time_on_the_stream_thread(tmp_path, body):
     (record,) = lines(tmp_path / "r.jsonl")
     assert record["player"] == "rock" and record["confidence"] == 1.0
     assert not stream.running
+
+
+def test_an_unwritable_round_log_does_not_stop_play(tmp_path, body, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the log's folder should be")
+    game = HeadlessGame(
+        body, stream_of((Gesture.PAPER, 30)), make_strategy("random", seed=1),
+        RoundLog(blocker / "rounds.jsonl"), HeadlessSettings(rounds=2, auto=True),
+    )  # fmt: skip
+    assert game.play() == 2 and game.stats.rounds == 2
+    assert "cannot write the round log" in caplog.text
