@@ -126,14 +126,14 @@ class Round:
         if now < self.start:
             return 0, 0.0
         t = (now - self.start) / self.timing.beat
-        step = min(int(t) + 1, self.timing.beats)
+        step = min(int(t + 1e-9) + 1, self.timing.beats)  # 1e-9: 0.3 / 0.1 is 2.999...
         return step, min(t - (step - 1), 1.0)
 
     def observe(self, reading: Reading) -> None:
         """Count a gesture reading if it was taken in the capture window (each frame once)."""
         if self.phase is Phase.DONE or reading.frame_index in self._frames:
             return
-        if not self.shoot_time <= reading.timestamp <= self.end_time:
+        if not self.shoot_time - 1e-9 <= reading.timestamp <= self.end_time:
             return
         self._frames.add(reading.frame_index)
         self.readings_seen += 1
@@ -156,7 +156,7 @@ class Round:
         while self.beats_sounded < step:
             self.beats_sounded += 1
             events.append(Beat(self.beats_sounded, total))
-        if self.phase is Phase.COUNTDOWN and now >= self.shoot_time:
+        if self.phase is Phase.COUNTDOWN and now >= self.shoot_time - 1e-9:
             self.phase = Phase.CAPTURE
             events.append(Shoot(self._robot))
         if self.phase is Phase.CAPTURE and (now >= self.end_time or self._explicit is not None):

@@ -216,7 +216,8 @@ class AdaptiveStrategy(Strategy):
 
     ``decay``: how quickly candidates' scores forget (closer to 1 = longer memory);
     ``threshold``: the decayed score a candidate needs before the robot trusts it over chance;
-    ``panic``: below this decayed score of its own results the robot plays randomly.
+    ``panic``: below this decayed score of its own results the robot plays randomly until the
+    score has faded back to half of it (its recent losses are forgotten).
     """
 
     name = "adaptive"
@@ -236,8 +237,10 @@ class AdaptiveStrategy(Strategy):
         self._guesses: list[int | None] = [None] * len(self._predictors)
         # one score per (predictor, second-guess level 0/1/2)
         self._scores = [[0.0, 0.0, 0.0] for _ in self._predictors]
-        self._own = 0.0  # decayed score of the robot's real results
+        self._own = 0.0  # decayed score of the robot's results when it followed a prediction
         self.follows: str | None = None  # which candidate the last choice followed (for logs)
+        self._followed: Gesture | None = None  # the throw chosen by following it
+        self._panicking = False  # being read: random until the bad memory has faded
 
     def _best(self) -> tuple[int, int, float] | None:
         """(predictor index, level, score) of the best candidate with an opinion, or None."""
@@ -253,7 +256,7 @@ class AdaptiveStrategy(Strategy):
 
     def _trusted(self) -> tuple[int, int] | None:
         best = self._best()
-        if best is None or best[2] < self.threshold or self._own < self.panic:
+        if best is None or best[2] < self.threshold or self._panicking:
             return None
         return best[0], best[1]
 
@@ -267,11 +270,12 @@ class AdaptiveStrategy(Strategy):
     def choose(self) -> Gesture:
         trusted = self._trusted()
         if trusted is None:
-            self.follows = None
+            self.follows = self._followed = None
             return self.rng.choice(THROWS)
         i, level = trusted
         self.follows = f"{self._predictors[i].name} (+{level})"
-        return THROWS[_beat((self._guesses[i] + level) % 3)]
+        self._followed = THROWS[_beat((self._guesses[i] + level) % 3)]
+        return self._followed
 
     def record(self, player: Gesture | str, robot: Gesture | str) -> None:
         super().record(player, robot)
@@ -282,7 +286,13 @@ class AdaptiveStrategy(Strategy):
                 row[level] *= self.decay
                 if guess is not None:
                     row[level] += _score(_beat((guess + level) % 3), p)
-        self._own = self._own * self.decay + _score(r, p)
+        followed = self._followed is not None and r == THROWS.index(self._followed)
+        self._own = self._own * self.decay + (_score(r, p) if followed else 0.0)
+        self._followed = None
+        if self._own < self.panic:
+            self._panicking = True
+        elif self._own >= self.panic / 2:
+            self._panicking = False
         h = self._h
         for predictor in self._predictors:
             predictor.learn(h, p, r)

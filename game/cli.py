@@ -1,0 +1,149 @@
+"""``python -m game``: play rock, paper, scissors against the robot (or ``--headless``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .inputs import KEYBOARD, is_live_spec
+from .strategy import STRATEGIES
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m game",
+        description="Play rock, paper, scissors against the robot: show your hand to the camera "
+        "at 'shoot!'. Keys: SPACE start, R/P/S throw (keyboard play), F fps, Esc quit.",
+    )
+    p.add_argument(
+        "--source",
+        default=None,
+        help="camera index (0), /dev/videoN, picam, a video file, an image folder, or 'keyboard' "
+        "(default: camera 0, or the keyboard when there is no camera)",
+    )
+    p.add_argument("--rounds", type=int, default=5, help="best of N rounds (default 5)")
+    p.add_argument("--endless", action="store_true", help="play on for ever, no match end")
+    p.add_argument("--strategy", default="adaptive", choices=list(STRATEGIES))
+    p.add_argument("--fullscreen", action="store_true", help="fill the screen (kiosk)")
+    p.add_argument("--model", default=None, help="an exported model folder or its model.json")
+    p.add_argument("--threads", type=int, default=1, help="ncnn threads (default 1)")
+    p.add_argument("--seed", type=int, default=None, help="repeatable robot choices")
+    p.add_argument("--mute", action="store_true", help="no sound")
+    p.add_argument("--auto", action="store_true", help="rounds start by themselves (demos, tests)")
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="play the countdown N times faster (default 1)"
+    )
+    p.add_argument("--screenshot-dir", type=Path, default=None, help="save a PNG of every screen")
+    p.add_argument("--max-replays", type=int, default=5, help="no-hand replays in a row that end "
+                   "the match (default 5)")  # fmt: skip
+    p.add_argument("--headless", action="store_true", help="no screen: servos/LEDs and a button")
+    p.add_argument(
+        "--hardware", default="none", help="robot body config (PATH.toml) or 'none' (default)"
+    )
+    p.add_argument(
+        "--pins", default="auto", choices=("auto", "mock"), help="GPIO pins (default auto)"
+    )
+    p.add_argument("--log", type=Path, default=None, help="append every round to this JSONL file")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    return p
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """User mistakes become argparse errors (exit 2) with what to do instead."""
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, not {args.rounds} (or use --endless)")
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    if not args.speed > 0:
+        parser.error("--speed must be positive (1 is normal, 2 twice as fast)")
+    if args.max_replays < 1:
+        parser.error("--max-replays must be at least 1")
+    src = args.source
+    if src is not None and src.strip().lower() != KEYBOARD and not is_live_spec(src):
+        if not Path(src).expanduser().exists():
+            parser.error(
+                f"--source {src}: no such file or folder; use a camera index (0), picam, "
+                "'keyboard', a video file or an image folder"
+            )
+    if args.model is not None and not Path(args.model).expanduser().exists():
+        parser.error(f"--model {args.model}: no such file or folder (an exported model folder)")
+    hw = str(args.hardware).strip()
+    if hw.lower() not in ("", "none") and not Path(hw).expanduser().is_file():
+        parser.error(f"--hardware {hw}: no such file; pass a TOML body config or 'none'")
+
+
+def _create_body(parser, args):
+    try:
+        from hardware import create_body
+    except ImportError:
+        from hardware.body import NullBody
+
+        return NullBody()
+    from vision.errors import RPSError
+
+    try:
+        return create_body(args.hardware, pins=args.pins, mute=args.mute)
+    except (RPSError, ValueError, OSError) as exc:
+        parser.error(f"--hardware {args.hardware}: {exc}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.headless:
+        try:
+            from .headless import run_headless
+        except ImportError as exc:
+            parser.error(f"--headless is not available: {exc}")
+        return run_headless(args)
+    return play(parser, args)
+
+
+def play(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """The screen game."""
+    import os
+
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    from .app import App, Options
+    from .inputs import open_input
+    from .sound import load_sounds
+
+    options = Options(
+        rounds=None if args.endless else args.rounds,
+        strategy=args.strategy,
+        seed=args.seed,
+        auto=args.auto,
+        speed=args.speed,
+        fullscreen=args.fullscreen,
+        screenshot_dir=args.screenshot_dir,
+        max_replays=args.max_replays,
+        log_path=args.log,
+    )
+    body = _create_body(parser, args)
+    try:
+        player_input = open_input(args.source, model=args.model, threads=args.threads)
+        sounds = load_sounds(mute=args.mute)
+        try:
+            return App(options, player_input, sounds, body).run()
+        except KeyboardInterrupt:
+            return 130
+        except Exception as exc:  # the display could not open, for one
+            import pygame
+
+            if isinstance(exc, pygame.error):
+                print(f"error: cannot open the game window: {exc} (try SDL_VIDEODRIVER=kmsdrm "
+                      "on a Pi without a desktop, or --headless)", file=sys.stderr)  # fmt: skip
+                return 1
+            raise
+    finally:
+        body.close()

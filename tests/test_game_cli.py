@@ -1,0 +1,112 @@
+"""``python -m game``: the demo on a real video, no-camera fallback, bad arguments, --headless."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import gesture_clip
+
+from game import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_game(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy")
+    return subprocess.run(
+        [sys.executable, "-m", "game", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def screens(folder: Path) -> list[str]:
+    return [p.stem.split("-", 1)[1] for p in sorted(folder.glob("*.png"))]
+
+
+def test_demo_plays_a_whole_match_on_a_video_of_real_photos(datasets_dir, tmp_path):
+    clip = gesture_clip(tmp_path / "clip.avi", ["rock", "paper", "scissors"], frames_each=6)
+    shots, log = tmp_path / "shots", tmp_path / "rounds.jsonl"
+    result = run_game(
+        "--source", str(clip), "--rounds", "3", "--auto", "--speed", "4", "--seed", "1",
+        "--max-replays", "3", "--screenshot-dir", str(shots), "--log", str(log),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    seen = screens(shots)
+    assert seen[0] == "attract" and seen[-1] == "matchend"
+    assert seen.count("countdown") >= 2 and seen.count("result") == seen.count("countdown")
+    # the placeholder model's guesses mean nothing: the match ends won, lost or after replays
+    rounds = [line for line in result.stderr.splitlines() if "game.referee: round" in line]
+    assert len(rounds) == seen.count("result") >= 2
+    assert all(("replay" in r) or any(o in r for o in ("win", "lose", "draw")) for r in rounds)
+    if log.exists():
+        for line in log.read_text().splitlines():
+            assert json.loads(line)["outcome"] in ("win", "lose", "draw", "void")
+
+
+def test_no_camera_says_so_and_plays_with_the_keyboard(tmp_path):
+    shots, log = tmp_path / "shots", tmp_path / "rounds.jsonl"
+    result = run_game(
+        "--source", "/dev/video99", "--auto", "--rounds", "1", "--speed", "8", "--mute",
+        "--screenshot-dir", str(shots), "--log", str(log), "--seed", "2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = screens(shots)
+    assert seen[:2] == ["nocamera", "attract"] and seen[-1] == "matchend"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records and all(r["outcome"] in ("win", "lose", "draw") for r in records)
+    assert sum(r["outcome"] != "draw" for r in records) == 1  # best of 1: one decided round
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--rounds", "0"], "--rounds"),
+        (["--source", "no/such/clip.avi"], "no such file"),
+        (["--strategy", "psychic"], "invalid choice"),
+        (["--model", "/no/such/model"], "--model"),
+        (["--hardware", "/no/such/body.toml"], "--hardware"),
+        (["--speed", "0"], "--speed"),
+        (["--pins", "gpio"], "invalid choice"),
+    ],
+)
+def test_user_mistakes_exit_2_with_a_message(args, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(args)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_headless_is_dispatched_with_the_parsed_arguments(monkeypatch):
+    import game.headless
+
+    seen = {}
+
+    def fake_run_headless(args):
+        seen["args"] = args
+        return 7
+
+    monkeypatch.setattr(game.headless, "run_headless", fake_run_headless)
+    code = cli.main(["--headless", "--source", "keyboard", "--rounds", "3", "--pins", "mock"])
+    assert code == 7
+    args = seen["args"]
+    assert (args.hardware, args.pins, args.rounds, args.log) == ("none", "mock", 3, None)
+    assert args.strategy == "adaptive" and args.source == "keyboard"
+
+
+def test_importing_the_game_opens_nothing():
+    code = (
+        "import sys, game, game.app, game.screens, game.cli, game.strategy, game.referee;"
+        "import pygame; assert not pygame.display.get_init();"
+        "assert 'torch' not in sys.modules and 'training' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
