@@ -160,15 +160,22 @@ class GestureClassifier:
         # ncnn.Mat borrows ``tensor``; it stays alive in this frame until _run returns.
         return self._run(self._ncnn.Mat(tensor))
 
-    def fitted_probabilities(self, fitted_bgr: np.ndarray) -> np.ndarray:
-        """Class probabilities for a BGR uint8 image already at the model's input size."""
+    def _pixels_to_mat(self, fitted_bgr: np.ndarray):
         h, w = self.preprocessing.input_size
         if fitted_bgr.shape != (h, w, 3) or fitted_bgr.dtype != np.uint8:
             raise ValueError(f"expected a {h}x{w}x3 uint8 image, got {fitted_bgr.shape}")
         pixels = np.ascontiguousarray(fitted_bgr)
-        mat = self._ncnn.Mat.from_pixels(pixels, self._pixel_type, w, h)
+        mat = self._ncnn.Mat.from_pixels(pixels, self._pixel_type, w, h)  # copies the pixels
         mat.substract_mean_normalize(self._mean, self._norm)
-        return self._run(mat)
+        return mat
+
+    def input_tensor(self, image: np.ndarray) -> np.ndarray:
+        """The 3xHxW float32 input ``__call__`` feeds the model (equals ``preprocess.prepare``)."""
+        return np.array(self._pixels_to_mat(fit_fast(_as_bgr(image), self.preprocessing)))
+
+    def fitted_probabilities(self, fitted_bgr: np.ndarray) -> np.ndarray:
+        """Class probabilities for a BGR uint8 image already at the model's input size."""
+        return self._run(self._pixels_to_mat(fitted_bgr))
 
     def __call__(self, image: np.ndarray) -> Prediction:
         """Classify a BGR uint8 image of any size (grey and BGRA are converted)."""

@@ -433,6 +433,8 @@ def open_source(
     if isinstance(spec, bool) or not isinstance(spec, int | str | Path):
         raise SourceError(f"bad source {spec!r}: {SPEC_HELP}")
     text = str(spec).strip()
+    if not text:
+        raise SourceError(f"empty source: {SPEC_HELP}")
     if isinstance(spec, int) or text.isdigit():
         index = int(text)
         return CameraSource(
