@@ -15,6 +15,8 @@ number / fps), as fast as the model reads it, so demos and tests need no waiting
 
 The body is closed (servos to neutral and detached, LEDs and buzzer off) on every way out:
 the last round, Ctrl-C (exit 130), SIGTERM (exit 0, as systemd expects) or an error (exit 1).
+A mistake in the command or config exits 2; a camera that does not open exits 1, so that
+systemd's ``Restart=on-failure`` tries again (a camera can be late at boot).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from hardware.shutdown import Terminated, sigterm_raises
 from vision.errors import RPSError, SourceError
 from vision.labels import Gesture
 
+from .inputs import is_live_spec
 from .referee import Referee, RoundResult
 from .round import Round, Timing
 from .roundlog import VOID, RoundLog, RoundRecord, Stats
@@ -60,6 +63,10 @@ class HeadlessSettings:
 
 class SourceEnded(RPSError, EOFError):
     """The frame source ran out (a file that cannot loop, or one that broke)."""
+
+
+class CameraUnavailable(RPSError, OSError):
+    """The camera did not open; exit 1, so a service manager tries again (it may be late)."""
 
 
 class _Clock:
@@ -267,7 +274,12 @@ def _open_stream(args: argparse.Namespace):
         )
     threads = getattr(args, "threads", None) or 1
     classifier = GestureClassifier(getattr(args, "model", None), threads=threads)
-    source = open_source(spec, loop=True)
+    try:
+        source = open_source(spec, loop=True)
+    except SourceError as exc:
+        if is_live_spec(str(spec)):  # not plugged in, or not ready yet at boot: worth a retry
+            raise CameraUnavailable(str(exc)) from exc
+        raise
     return GestureStream(source, classifier)
 
 
@@ -292,6 +304,9 @@ def run_headless(args: argparse.Namespace) -> int:
                 stream = _open_stream(args)
                 strategy = make_strategy(getattr(args, "strategy", None) or "adaptive",
                                          seed=getattr(args, "seed", None))  # fmt: skip
+            except CameraUnavailable as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
             except (RPSError, ValueError) as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2

@@ -236,6 +236,12 @@ def test_user_mistakes_exit_2_with_a_message(tmp_path, capsys, kw, message):
     assert not (tmp_path / "r.jsonl").exists()
 
 
+def test_a_camera_that_does_not_open_exits_1_for_a_retry(tmp_path, capsys):
+    assert run_headless(args(source="/dev/video-nope", log=str(tmp_path / "r.jsonl"))) == 1
+    err = capsys.readouterr().err
+    assert "error: no camera device /dev/video-nope" in err and "Traceback" not in err
+
+
 def test_a_live_source_plays_in_real_time_on_the_stream_thread(tmp_path, body):
     frames = [np.full((48, 64, 3), COLOURS[Gesture.ROCK], np.uint8)] * 5
     stream = GestureStream(MemorySource(frames, fps=30, loop=True, realtime=True), ColourCode())
