@@ -125,6 +125,13 @@ def test_taps_are_mapped_from_a_scaled_window(display):
     assert app._translate(window, finger).pos == (200, 240)
 
 
+def test_fps_counter_draws(display):
+    app = _app(FakeCamera())
+    surface = pygame.Surface((art.WIDTH, art.HEIGHT))
+    app._draw_fps(surface, pygame.time.Clock())
+    assert distinct_colours(surface.subsurface((500, 440, 300, 40))) > 2
+
+
 def test_sounds_are_made_in_code_or_silent():
     waves = waveforms()
     assert {"beat", "shoot", "win", "lose", "draw", "replay"} <= set(waves)
