@@ -172,10 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="exported model folder or model.json")
     parser.add_argument("--threads", type=int, default=1, help="ncnn threads (default 1)")
     parser.add_argument("--max-growth-mb", type=float, default=10.0, help="memory limit (10)")
+    parser.add_argument("--warmup", type=int, default=300, help="frames before measuring (300)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
-    if args.frames < 1 or args.cycles < 1 or args.threads < 1:
-        parser.error("--frames, --cycles and --threads must be at least 1")
+    if min(args.frames, args.cycles, args.threads, args.warmup) < 1:
+        parser.error("--frames, --cycles, --threads and --warmup must be at least 1")
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     result = run_soak(
         args.frames,

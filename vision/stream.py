@@ -95,6 +95,7 @@ class GestureStream:
         self._ended = False
         self._times: deque[float] = deque(maxlen=64)
         self._last_error: str | None = None
+        self._stale_history = False
         self._published = threading.Condition()  # guards _reading
         self._handoff = threading.Condition()  # guards _pending and _reader_done
         self._stop = threading.Event()
@@ -147,16 +148,18 @@ class GestureStream:
             self._published.notify_all()
 
     def _report(self, state: str, error: str | None) -> None:
-        """Publish a state change without a new classification."""
-        if error and error != self._last_error:
-            log.warning("%s: %s", self.source.name, error)
-        self._last_error = error
-        current = self._reading
-        if state == "reconnecting":  # a frozen gesture would lie: read none until frames return
-            self.smoother.reset()
-            current = replace(current, gesture=Gesture.NONE, confidence=0.0, probs=None)
-        if current.state != state or current.error != error:
-            self._publish(replace(current, state=state, error=error))
+        """Publish a state change without a new classification (from either thread)."""
+        with self._published:
+            if error and error != self._last_error:
+                log.warning("%s: %s", self.source.name, error)
+            self._last_error = error
+            current = self._reading
+            if state == "reconnecting":  # a frozen gesture would lie: none until frames return
+                self._stale_history = True  # the worker resets its smoother (it owns it)
+                current = replace(current, gesture=Gesture.NONE, confidence=0.0, probs=None)
+            if current.state != state or current.error != error:
+                self._reading = replace(current, state=state, error=error, seq=current.seq + 1)
+                self._published.notify_all()
 
     def _read(self) -> Frame | None:
         """One read from the source, turning its problems into published states."""
@@ -187,6 +190,9 @@ class GestureStream:
             log.debug("frame %d skipped", frame.index, exc_info=True)
             self._report("error", f"frame skipped: {type(exc).__name__}: {exc}")
             return self._reading
+        if self._stale_history:
+            self._stale_history = False
+            self.smoother.reset()
         gesture, confidence = self.smoother.update(prediction.probs)
         now = self.clock()
         self._times.append(now)
