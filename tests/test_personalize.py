@@ -227,6 +227,9 @@ def test_missing_class_and_missing_folder(tmp_path, capsys):
     assert "none: 0 image(s)" in err and "--label none" in err and "empty scene" in err
     assert run([str(tmp_path / "nowhere")]) == 1
     assert "does not exist" in capsys.readouterr().err
+    write_noise(data / "1", 10)  # rock twice: rock/ and 1/
+    assert run([str(data)]) == 1
+    assert "two folders for rock" in capsys.readouterr().err
 
 
 THROWS_ONLY = (Gesture.ROCK, Gesture.PAPER, Gesture.SCISSORS)

@@ -85,12 +85,24 @@ def check_captures(data_dir: str | Path, min_per_class: int = MIN_IMAGES_PER_CLA
     try:
         folders = datasets.class_folders(data_dir)
     except DatasetError:
+        if _has_class_folder(data_dir):
+            raise  # e.g. both rock/ and 1/: the message says which to merge
         folders = {}
     _require_counts(
         data_dir,
         {g: _count_images(folders[g]) if g in folders else 0 for g in CLASS_ORDER},
         min_per_class,
     )
+
+
+def _has_class_folder(data_dir: Path) -> bool:
+    for sub in data_dir.iterdir():
+        try:
+            if sub.is_dir() and Gesture.parse(sub.name):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def _require_counts(
@@ -275,7 +287,12 @@ def fine_tune(
     )
     rng = np.random.default_rng(seed)
     losses = []
-    bar = tqdm(total=total, desc="personalising", unit="step", disable=not progress, leave=False)
+    log.info(
+        "fine-tuning on %d images: %d epochs of %d steps, %s frozen",
+        len(dataset), epochs, steps_per_epoch, ", ".join(frozen) or "nothing",
+    )  # fmt: skip
+    # the bar shows the time left; it turns itself off when stderr is not a terminal (logs)
+    bar = tqdm(total=total, desc="fine-tuning", unit="step", disable=None if progress else True)
     try:
         for epoch in range(epochs):
             dataset.set_epoch(epoch)
@@ -507,7 +524,8 @@ def personalize(
         if installed:
             target = install_model(staging, base)
         else:
-            target = base / f"rejected-{datetime.now():%Y%m%d-%H%M%S}"
+            target = base / "rejected"  # only the latest, for a look; never loaded
+            shutil.rmtree(target, ignore_errors=True)
             os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
