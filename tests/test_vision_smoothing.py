@@ -32,6 +32,14 @@ def test_steady_gesture_is_taken_up_within_three_frames_and_held():
     assert out[2:] == [R] * 18
 
 
+def test_confidence_is_the_average_over_the_frames_seen():
+    smoother = Smoother()
+    first = smoother.update(probs(R, 0.9))
+    assert first == (N, pytest.approx(0.1))  # not yet confirmed: barely sure of "no throw"
+    smoother.update(probs(R, 0.7))
+    assert smoother.update(probs(R, 0.8)) == (R, pytest.approx(0.8))
+
+
 def test_single_frame_glitch_never_changes_a_held_gesture():
     sequence = [R] * 6 + [P] + [R] * 4 + [S] + [R] * 4 + [N] + [R] * 4
     out = run(sequence)

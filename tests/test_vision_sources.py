@@ -85,6 +85,19 @@ def test_realtime_video_skips_frames_that_are_past_due(video):
     src.close()
 
 
+def test_slow_realtime_folder_never_blocks_a_read_for_long(tmp_path):
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), numbered_frames(2)[i])
+    clock = FakeClock()
+    src = ImageFolderSource(tmp_path, fps=0.5, realtime=True, clock=clock, sleep=clock.sleep)
+    assert src.read().index == 0
+    waits = 0
+    while (frame := src.read()) is None:
+        waits += 1
+    assert frame.index == 1 and waits in (19, 20)  # 2 s away, in reads of at most 0.1 s
+    assert clock.t == pytest.approx(102.0)
+
+
 def test_folder_source_natural_order_loop_and_unreadable_files(tmp_path):
     for i in (10, 2, 1):
         cv2.imwrite(str(tmp_path / f"img{i}.png"), numbered_frames(11)[i])

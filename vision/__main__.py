@@ -91,6 +91,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, default=200, help="interleaved rounds (default 200)")
     p.add_argument("--warmup", type=int, default=20, help="warm-up rounds (default 20)")
     _model_options(p)
+    for name, command in sub.choices.items():
+        command.set_defaults(command_parser=command, run=COMMANDS[name])
     return parser
 
 
@@ -317,10 +319,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    sub = args.command_parser
     try:
-        return COMMANDS[args.command](args, parser)
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # no V4L2 probe chatter
+        return args.run(args, sub)
     except RPSError as exc:  # a bad model, source or file: a message, not a traceback
-        parser.exit(2, f"{parser.prog} {args.command}: error: {exc}\n")
+        sub.exit(2, f"{sub.prog}: error: {exc}\n")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ A benchmark, not a test: it prints numbers and whether the goals are met.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -35,11 +36,12 @@ GOAL_PATH_RATIO = 1.2  # (c)/(a)
 class Timing:
     median_ms: float
     p90_ms: float
+    min_ms: float  # the least disturbed run: a hint when the machine is busy
 
     @classmethod
     def of(cls, seconds: list[float]) -> Timing:
         ms = np.asarray(seconds) * 1e3
-        return cls(float(np.median(ms)), float(np.percentile(ms, 90)))
+        return cls(float(np.median(ms)), float(np.percentile(ms, 90)), float(ms.min()))
 
 
 def published_figures(readme: Path) -> dict[str, dict[int, float]]:
@@ -86,6 +88,13 @@ class AnchorNet:
         ret, _ = ex.extract(self.output_blob)
         if ret != 0:
             raise ConfigError(f"ncnn extract of {self.output_blob!r} failed ({ret})")
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _test_frame(size=(480, 640)) -> np.ndarray:
@@ -151,7 +160,10 @@ def run_bench(
         "model": str(classifier.folder),
         "input_size": list(classifier.input_size),
         "anchor": str(param),
-        "timings_ms": {k: {"median": t.median_ms, "p90": t.p90_ms} for k, t in timings.items()},
+        "timings_ms": {
+            k: {"median": t.median_ms, "p90": t.p90_ms, "min": t.min_ms} for k, t in timings.items()
+        },
+        "load_average": _load_average(),
         "model_ratio": a / b,
         "path_ratio": c / a,
         "call_ratio": timings["a_call"].median_ms / a,
@@ -180,7 +192,7 @@ def format_report(result: dict) -> str:
     lines = [
         f"model {result['model']} input {result['input_size'][0]}x{result['input_size'][1]}, "
         f"{result['threads']} thread(s), {result['iterations']} interleaved rounds",
-        f"{'':28} {'median ms':>10} {'p90 ms':>8}",
+        f"{'':28} {'median ms':>10} {'p90 ms':>8} {'min ms':>8}",
     ]
     labels = {
         "a": "(a) our model, ncnn extract",
@@ -189,7 +201,8 @@ def format_report(result: dict) -> str:
         "c": "(c) frame -> stable gesture",
     }
     for key, label in labels.items():
-        lines.append(f"{label:28} {t[key]['median']:10.3f} {t[key]['p90']:8.3f}")
+        row = t[key]
+        lines.append(f"{label:28} {row['median']:10.3f} {row['p90']:8.3f} {row['min']:8.3f}")
     goals = result["goals"]
     mark = {True: "met", False: "NOT met"}
     lines += [
@@ -198,6 +211,8 @@ def format_report(result: dict) -> str:
         f"(c)/(a) = {result['path_ratio']:.3f}  (goal <= {GOAL_PATH_RATIO}: "
         f"{mark[goals['path_ratio<=1.2']]}); full call/(a) = {result['call_ratio']:.3f}",
     ]
+    if result["load_average"] is not None:
+        lines.append(f"load average during the run: {result['load_average']:.2f}")
     if result["projections"]:
         lines.append("projected from ncnn's published shufflenet_v2 figures (ratio x published):")
         lines.append(f"{'':14} {'model ms':>9} {'fps':>7} {'per frame ms':>13} {'fps':>7}")

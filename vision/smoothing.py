@@ -49,8 +49,8 @@ class Smoother:
     """``update(probs)`` or ``update((label, confidence))`` -> the stable ``(Gesture, confidence)``.
 
     ``classes`` is the order of the probability vectors (the classifier's ``classes``).
-    The confidence of a held class is its window average; for ``none`` without a confident
-    ``none`` class it is one minus the best throw's average.
+    The confidence of a held class is its average over the window's frames; for ``none`` without
+    a confident ``none`` class it is one minus the best throw's average.
     """
 
     def __init__(
@@ -113,10 +113,11 @@ class Smoother:
         elif held is not None and held_score < cfg.threshold - cfg.hysteresis:
             held = None
         self._held = held
+        seen = self._sum / len(self._history)  # reported confidence: frames seen, unpadded
         if held is None:
-            throws = [avg[i] for i in range(len(avg)) if i != self._none]
+            throws = [seen[i] for i in range(len(seen)) if i != self._none]
             self.gesture, self.confidence = Gesture.NONE, 1.0 - max(throws, default=0.0)
         else:
-            self.gesture, self.confidence = self.classes[held], float(avg[held])
+            self.gesture, self.confidence = self.classes[held], float(seen[held])
         self.confidence = float(min(max(self.confidence, 0.0), 1.0))
         return self.gesture, self.confidence

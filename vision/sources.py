@@ -84,16 +84,20 @@ class _Pacer:
         self.clock, self.sleep = clock, sleep
         self.start: float | None = None
 
-    def due(self, position: int) -> int:
-        """Block until a frame at ``position`` or later is due; return the due position."""
+    max_wait = 0.1  # seconds: a read never blocks longer (a slow fps must not delay stop())
+
+    def due(self, position: int) -> int | None:
+        """Wait until a frame at ``position`` or later is due and return its position;
+        None when it is more than ``max_wait`` away (after waiting that long)."""
         now = self.clock()
         if self.start is None:
             self.start = now - position * self.period
         due = int((now - self.start) / self.period)
-        if due < position:
-            self.sleep(self.start + position * self.period - now)
-            return position
-        return due
+        if due >= position:
+            return due
+        wait = self.start + position * self.period - now
+        self.sleep(min(wait, self.max_wait))
+        return position if wait <= self.max_wait else None
 
 
 class MemorySource(FrameSource):
@@ -122,6 +126,8 @@ class MemorySource(FrameSource):
         if self.closed:
             raise SourceError(f"{self.name} is closed")
         position = self._pacer.due(self._position) if self._pacer else self._position
+        if position is None:
+            return None
         if not self.loop and position >= len(self.images):
             raise EndOfStream(self.name)
         self._position = position + 1
@@ -169,6 +175,8 @@ class VideoFileSource(FrameSource):
         if self.closed:
             raise SourceError(f"{self.name} is closed")
         target = self._pacer.due(self._index) if self._pacer else self._index
+        if target is None:
+            return None
         while True:  # skip past-due frames without decoding them
             if not self._grab():
                 raise EndOfStream(self.name)
@@ -227,6 +235,8 @@ class ImageFolderSource(FrameSource):
             raise SourceError(f"{self.name} is closed")
         for _ in range(len(self.files)):  # skip unreadable files, at most one lap
             position = self._pacer.due(self._position) if self._pacer else self._position
+            if position is None:
+                return None
             if not self.loop and position >= len(self.files):
                 raise EndOfStream(self.name)
             self._position = position + 1
