@@ -145,9 +145,12 @@ def run_bench(
             job()
     samples: dict[str, list[float]] = {name: [] for name in jobs}
     names = list(jobs)
+    order = np.random.default_rng(0)
     clock = time.perf_counter
-    for i in range(iterations):
-        for name in names[i % len(names) :] + names[: i % len(names)]:  # rotate the order
+    for _ in range(iterations):
+        # a fresh random order each round: rotating would always run one job right after
+        # shufflenet has flushed the caches
+        for name in order.permutation(names):
             start = clock()
             jobs[name]()
             samples[name].append(clock() - start)

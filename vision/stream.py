@@ -202,8 +202,8 @@ class GestureStream:
         fps = (len(self._times) - 1) / span if span > 0 else 0.0
         self.frames_processed += 1
         self._last_error = None
-        self._publish(
-            GestureReading(
+        with self._published:
+            self._reading = GestureReading(
                 gesture,
                 confidence,
                 prediction.probs,
@@ -213,9 +213,10 @@ class GestureStream:
                 "ok",
                 None,
                 prediction.label,
+                self._reading.seq + 1,
             )
-        )
-        return self._reading
+            self._published.notify_all()
+            return self._reading
 
     def _finish(self) -> None:
         self._ended = True
