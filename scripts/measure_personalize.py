@@ -111,6 +111,8 @@ def measure(scenario: str, args: argparse.Namespace) -> dict:
             epochs=args.epochs,
             base_checkpoint=args.base_checkpoint,
             models_dir=tmp / "models",
+            lr=args.lr,
+            frozen=tuple(args.freeze),
             force=True,
             progress=not args.no_progress,
         )
@@ -126,6 +128,8 @@ def measure(scenario: str, args: argparse.Namespace) -> dict:
         "seconds_total": round(seconds, 1),
         "seconds_training": round(result.train_seconds, 1),
         "epochs": args.epochs,
+        "lr": args.lr,
+        "frozen": args.freeze,
         "accuracy_before": round(before.accuracy, 4),
         "accuracy_after": round(after.accuracy, 4),
         "recall_after": after.recall,
@@ -142,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-class", type=int, default=50, help="captures per class")
     parser.add_argument("--none-heldout", type=int, default=100, help="held-out empty scenes")
     parser.add_argument("--epochs", type=int, default=personalize.DEFAULT_EPOCHS)
+    parser.add_argument("--lr", type=float, default=personalize.DEFAULT_LR)
+    parser.add_argument("--freeze", nargs="*", default=list(personalize.FROZEN_PARTS))
     parser.add_argument("--threads", type=int, default=2, help="torch and ncnn threads")
     parser.add_argument("--split-seed", type=int, default=0, help="seed of the rps-cv split")
     parser.add_argument("--seed", type=int, default=0)

@@ -257,7 +257,7 @@ def test_missing_base_checkpoint(tmp_path, capsys):
 
 
 def test_bad_arguments_exit_2():
-    for argv in (["--epochs", "0"], ["--lr", "-1"], ["--reset", "--rollback"]):
+    for argv in (["--epochs", "0"], ["--lr", "-1"], ["--reset", "--rollback"], ["--freeze", "x"]):
         with pytest.raises(SystemExit) as exc:
             run(argv)
         assert exc.value.code == 2

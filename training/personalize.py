@@ -50,6 +50,8 @@ DEFAULT_BATCH_SIZE = 32
 TEST_FRACTION = 0.2
 #: Leading parts of the network kept frozen while fine-tuning (faster; keeps general features).
 FROZEN_PARTS = ("conv1", "stage2")
+#: The network's parts in order (what ``--freeze`` accepts).
+PARTS = ("conv1", "stage2", "stage3", "stage4", "conv5")
 #: The shipped model's PyTorch weights, the starting point of every personalisation.
 BASE_CHECKPOINT = paths.SHIPPED_MODEL_DIR / "model.pt"
 REPORT_NAME = "personalization.json"
@@ -467,6 +469,7 @@ def personalize(
     seed: int = 0,
     force: bool = False,
     progress: bool = True,
+    frozen: Sequence[str] = FROZEN_PARTS,
 ) -> PersonalizeResult:
     """Split, fine-tune, evaluate before/after, export with a parity check, and install.
 
@@ -488,7 +491,7 @@ def personalize(
     t_train = time.perf_counter()
     fine_tune(
         model, train_images, [lab for _, lab in split.train], spec,
-        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=progress,
+        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=progress, frozen=frozen,
     )  # fmt: skip
     train_seconds = time.perf_counter() - t_train
     after = compute_report(y_test, predict(model, test_images, spec)).confusion
@@ -506,7 +509,7 @@ def personalize(
             "test_images": len(split.test),
             "epochs": epochs,
             "lr": lr,
-            "frozen": list(FROZEN_PARTS),
+            "frozen": list(frozen),
             "accuracy_before": round(acc_before, 4),
             "accuracy_after": round(acc_after, 4),
             "train_seconds": round(train_seconds, 1),
@@ -600,6 +603,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--force", action="store_true",
         help="install the new model even if it does worse than the shipped one on your test images",
     )  # fmt: skip
+    parser.add_argument(
+        "--freeze", nargs="*", choices=PARTS, default=list(FROZEN_PARTS), metavar="PART",
+        help=f"network parts kept fixed ({', '.join(PARTS)}; default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="split and training seed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     which = parser.add_mutually_exclusive_group()
@@ -674,6 +681,7 @@ def main(args: argparse.Namespace) -> int:
             seed=args.seed,
             force=args.force,
             progress=not args.no_progress,
+            frozen=tuple(args.freeze),
         )
     except (DatasetError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
