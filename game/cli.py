@@ -129,12 +129,15 @@ def play(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         max_replays=args.max_replays,
         log_path=args.log,
     )
+    from hardware.shutdown import sigterm_raises
+
     body = _create_body(parser, args)
     try:
         player_input = open_input(args.source, model=args.model, threads=args.threads)
         sounds = load_sounds(mute=args.mute)
         try:
-            return App(options, player_input, sounds, body).run()
+            with sigterm_raises():  # systemd's stop still runs body.close() below
+                return App(options, player_input, sounds, body).run()
         except KeyboardInterrupt:
             return 130
         except Exception as exc:  # the display could not open, for one

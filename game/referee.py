@@ -148,7 +148,7 @@ class Referee:
         )
         self.results.append(result)
         log.info(
-            "round %d: player %s, robot %s -> %s",
+            "attempt %d: player %s, robot %s -> %s",
             self.attempts,
             decision.player,
             rnd.robot,

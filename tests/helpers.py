@@ -1,4 +1,4 @@
-"""Helpers for tests: real photos from ../shared/datasets and real video files written with OpenCV."""
+"""Test helpers: real photos from ../shared/datasets and real video files written with OpenCV."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def test_demo_plays_a_whole_match_on_a_video_of_real_photos(datasets_dir, tmp_pa
     assert seen[0] == "attract" and seen[-1] == "matchend"
     assert seen.count("countdown") >= 2 and seen.count("result") == seen.count("countdown")
     # the placeholder model's guesses mean nothing: the match ends won, lost or after replays
-    rounds = [line for line in result.stderr.splitlines() if "game.referee: round" in line]
+    rounds = [line for line in result.stderr.splitlines() if "game.referee: attempt" in line]
     assert len(rounds) == seen.count("result") >= 2
     assert all(("replay" in r) or any(o in r for o in ("win", "lose", "draw")) for r in rounds)
     if log.exists():

@@ -43,7 +43,7 @@ def _noise_texture(rng: np.random.Generator, size: Size) -> np.ndarray:
 
 
 def room(rng: np.random.Generator, size: Size) -> np.ndarray:
-    """A procedural indoor scene: wall and floor, furniture, doors and windows, a lamp, light falloff."""
+    """A procedural indoor scene: wall, floor, furniture, doors, windows, lamps, light falloff."""
     h, w = size
     img = _gradient(rng, size, _rand_color(rng, 0.35), _rand_color(rng, 0.35))
     if rng.random() < 0.7:  # floor or table edge
@@ -64,13 +64,17 @@ def room(rng: np.random.Generator, size: Size) -> np.ndarray:
     for _ in range(rng.integers(0, 4)):  # round things: lamps, plants, clocks
         center = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
         axes = (int(rng.uniform(0.03, 0.25) * w), int(rng.uniform(0.03, 0.25) * h))
-        cv2.ellipse(img, center, axes, rng.uniform(0, 180), 0, 360, _rand_color(rng, 0.8).tolist(), -1)
+        cv2.ellipse(
+            img, center, axes, rng.uniform(0, 180), 0, 360, _rand_color(rng, 0.8).tolist(), -1
+        )
     for _ in range(rng.integers(0, 5)):  # edges and cables
         p0 = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
         p1 = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
         cv2.line(img, p0, p1, _rand_color(rng, 0.6).tolist(), int(rng.integers(1, 4)))
     img += _noise_texture(rng, size)[..., None] * rng.uniform(0, 25)
-    light = _gradient(rng, size, np.full(3, rng.uniform(0.4, 1.0)), np.full(3, rng.uniform(0.8, 1.3)))
+    light = _gradient(
+        rng, size, np.full(3, rng.uniform(0.4, 1.0)), np.full(3, rng.uniform(0.8, 1.3))
+    )
     img *= light
     return _finish(rng, img)
 
@@ -133,7 +137,7 @@ def background(rng: np.random.Generator, size: Size) -> np.ndarray:
 
 
 def composite(bgr: np.ndarray, bg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Key the hand off its green table and paste it onto ``bg`` (same size), colour-matched a little."""
+    """Key the hand off its green table and paste it onto ``bg`` (resized to the photo)."""
     bg = cv2.resize(bg, (bgr.shape[1], bgr.shape[0]))
     alpha = green_mask(bgr)[..., None]
     # green spill on the hand's edges: pull the green channel down to the others
@@ -144,7 +148,7 @@ def composite(bgr: np.ndarray, bg: np.ndarray, rng: np.random.Generator) -> np.n
 
 
 def replace_background(bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Background variation: a green-table photo gets a random new background; others pass through."""
+    """Background variation: a green-table photo gets a new background; others pass through."""
     if not is_green_screen(bgr):
         return bgr
     return composite(bgr, background(rng, bgr.shape[:2]), rng)

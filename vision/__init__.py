@@ -6,7 +6,15 @@ Importing this package opens nothing and loads no heavy library; ``GestureClassi
 
 from .labels import CLASS_ORDER, THROWS, Gesture, Outcome, judge
 
-__all__ = ["CLASS_ORDER", "THROWS", "Gesture", "GestureClassifier", "Outcome", "Prediction", "judge"]
+__all__ = [
+    "CLASS_ORDER",
+    "THROWS",
+    "Gesture",
+    "GestureClassifier",
+    "Outcome",
+    "Prediction",
+    "judge",
+]
 
 
 def __getattr__(name: str):

@@ -1,4 +1,4 @@
-"""The project's errors: one base class; each specific error also inherits the builtin it resembles."""
+"""The project's errors: one base class; each also inherits the builtin it resembles."""
 
 from __future__ import annotations
 

@@ -6,10 +6,10 @@ The model's numeric labels follow the original write-up: 0 scissors, 1 rock, 2 p
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Gesture(str, Enum):
+class Gesture(StrEnum):
     """What a hand shows; ``NONE`` means no hand (or no confident reading)."""
 
     SCISSORS = "scissors"
@@ -70,7 +70,7 @@ BEATS: dict[Gesture, Gesture] = {
 }
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """A finished round, from the player's side."""
 
     WIN = "win"  # the player won

@@ -2,7 +2,8 @@
 
 Model lookup order (``GestureClassifier()`` with no path):
 1. an explicit path given by the caller,
-2. the active user model, ``<user data>/models/active/`` (installed by ``python -m training personalize``),
+2. the active user model, ``<user data>/models/active/``
+   (installed by ``python -m training personalize``),
 3. the shipped default, ``assets/models/``.
 The user data folder is ``$RPS_ROBOT_HOME`` if set, else ``$XDG_DATA_HOME/rps-robot``,
 else ``~/.local/share/rps-robot``.
