@@ -45,7 +45,7 @@ MIN_IMAGES_PER_CLASS = 10
 #: How many images per class the guided capture asks for, and the messages suggest.
 SUGGESTED_IMAGES_PER_CLASS = 50
 DEFAULT_EPOCHS = 12
-DEFAULT_LR = 0.005
+DEFAULT_LR = 0.01
 DEFAULT_BATCH_SIZE = 32
 TEST_FRACTION = 0.2
 #: Leading parts of the network kept frozen while fine-tuning (faster; keeps general features).
