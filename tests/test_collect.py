@@ -302,7 +302,7 @@ def test_preview_window_draws_and_stops_on_escape(tmp_path):
     assert result.reason == "stopped"
     assert len(result.saved) == 3 and all(p.is_file() for p in result.saved)  # 0, 5, 10
     assert seen[-1] == 12
-    x, y, w, h = collect.centre_square((480, 640))
+    x, y, w, h = collect.roi_rect((480, 640), None)
     assert tuple(shot[y + h // 2, x + 1]) == (0, 220, 90)  # the ROI's green outline
     assert tuple(shot[240, 320]) == pytest.approx((200, 120, 40), abs=3)  # the frame (RGB)
 

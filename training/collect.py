@@ -27,6 +27,7 @@ import numpy as np
 from vision import paths
 from vision.errors import RPSError, SourceError
 from vision.labels import CLASS_ORDER, Gesture
+from vision.stream import roi_rect
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,6 @@ def default_data_dir() -> Path:
 # --- region of interest ------------------------------------------------------------------------
 
 
-def centre_square(shape: tuple[int, ...]) -> Rect:
-    """The largest centred square of a frame of ``shape`` (the stream's default ROI)."""
-    h, w = shape[:2]
-    side = min(h, w)
-    return (w - side) // 2, (h - side) // 2, side, side
-
-
 def parse_roi(text: str) -> tuple[float, float, float, float]:
     """``"x,y,w,h"`` as fractions of the frame (0-1), e.g. ``0.5,0,0.5,1`` for the right half."""
     try:
@@ -72,19 +66,6 @@ def parse_roi(text: str) -> tuple[float, float, float, float]:
     if x + w > 1 + 1e-6 or y + h > 1 + 1e-6:
         raise argparse.ArgumentTypeError(f"ROI {text!r} reaches outside the frame")
     return values
-
-
-def roi_rect(shape: tuple[int, ...], roi: tuple[float, float, float, float] | None) -> Rect:
-    """The ROI in pixels of a frame of ``shape``: ``roi`` fractions, or the centre square.
-
-    The same rectangle as ``vision.stream.GestureStream.roi_rect``, so captures match play.
-    """
-    if roi is None:
-        return centre_square(shape)
-    fh, fw = int(shape[0]), int(shape[1])
-    x, y, w, h = roi
-    px, py = min(round(x * fw), fw - 1), min(round(y * fh), fh - 1)
-    return px, py, max(1, min(round(w * fw), fw - px)), max(1, min(round(h * fh), fh - py))
 
 
 def crop(frame: np.ndarray, rect: Rect) -> np.ndarray:

@@ -45,11 +45,14 @@ def export_ncnn(
     out_dir: str | Path,
     spec: Preprocessing,
     extra_metadata: dict | None = None,
+    fp16: bool = False,
 ) -> Path:
     """Write ``model.ncnn.param``, ``model.ncnn.bin`` and ``model.json`` into ``out_dir``.
 
-    Returns the metadata path. Files are written to a temporary folder and moved into place
-    only when the conversion succeeded, so a failed export never leaves a half-written model.
+    ``fp16=True`` stores the weights as float16 (half the size; ncnn computes in float32 with
+    ``exact=True``). Returns the metadata path. Files are written to a temporary folder and
+    moved into place only when the conversion succeeded, so a failed export never leaves a
+    half-written model.
     """
     import onnx
     import onnxsim
@@ -76,7 +79,7 @@ def export_ncnn(
             raise ModelError("onnx-simplifier could not validate the simplified model")
         sim_path = tmp / "model.onnx"
         onnx.save(simplified, str(sim_path))
-        cmd = [_pnnx_binary(), sim_path.name, f"inputshape=[1,3,{h},{w}]", "fp16=0"]
+        cmd = [_pnnx_binary(), sim_path.name, f"inputshape=[1,3,{h},{w}]", f"fp16={int(fp16)}"]
         run = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
         param, binary = tmp / "model.ncnn.param", tmp / "model.ncnn.bin"
         if run.returncode != 0 or not param.exists() or not binary.exists():
@@ -154,6 +157,7 @@ def export_checkpoint(
     data: dict | list | None = None,
     max_images: int = 64,
     tol: float = 1e-3,
+    fp16: bool = False,
 ) -> Path:
     """Checkpoint -> ncnn model in ``out_dir`` with metadata, checked for parity on real images.
 
@@ -183,7 +187,7 @@ def export_checkpoint(
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}-", dir=out_dir.parent) as tmp:
-        meta_path = export_ncnn(model, tmp, spec, extra)
+        meta_path = export_ncnn(model, tmp, spec, {**extra, "fp16_weights": fp16}, fp16=fp16)
         worst = check_parity(model, meta_path, images, tol)
         meta = json.loads(meta_path.read_text())
         meta["parity"] = {"images": len(images), "max_prob_diff": worst, "tolerance": tol}

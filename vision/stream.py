@@ -57,6 +57,21 @@ def _check_roi(roi) -> tuple[float, float, float, float] | None:
     return x, y, w, h
 
 
+def roi_rect(
+    frame_shape: tuple[int, ...], roi: tuple[float, float, float, float] | None = None
+) -> tuple[int, int, int, int]:
+    """The region of interest in pixels, ``(x, y, w, h)``: ``roi`` as fractions of the frame
+    ``(x, y, w, h)``, or by default the centre square. Never empty. Capture and play share it."""
+    fh, fw = int(frame_shape[0]), int(frame_shape[1])
+    if roi is None:
+        side = min(fw, fh)
+        return (fw - side) // 2, (fh - side) // 2, side, side
+    x, y, w, h = roi
+    px, py = min(round(x * fw), fw - 1), min(round(y * fh), fh - 1)
+    pw, ph = max(1, min(round(w * fw), fw - px)), max(1, min(round(h * fh), fh - py))
+    return px, py, pw, ph
+
+
 class GestureStream:
     """Classify a frame source's frames in the background; ``latest()`` never blocks.
 
@@ -131,14 +146,7 @@ class GestureStream:
 
     def roi_rect(self, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
         """The region of interest in pixels, ``(x, y, w, h)``, for a frame of this shape."""
-        fh, fw = int(frame_shape[0]), int(frame_shape[1])
-        if self.roi is None:
-            side = min(fw, fh)
-            return (fw - side) // 2, (fh - side) // 2, side, side
-        x, y, w, h = self.roi
-        px, py = min(round(x * fw), fw - 1), min(round(y * fh), fh - 1)
-        pw, ph = max(1, min(round(w * fw), fw - px)), max(1, min(round(h * fh), fh - py))
-        return px, py, pw, ph
+        return roi_rect(frame_shape, self.roi)
 
     # ---- one frame -------------------------------------------------------------------------
 
