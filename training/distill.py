@@ -492,12 +492,13 @@ def main(args: argparse.Namespace) -> int:
 def export_shipped(checkpoint: Path, out_dir: Path, cfg: DistillConfig, result: dict) -> Path:
     """ncnn model + metadata (parity-checked on real test photos) and ``model.pt`` for fine-tuning.
 
-    ``model.pt`` holds the student's weights in float16 (half the size; ``personalize`` turns
-    them back into float32) with the checkpoint keys ``model_from_checkpoint`` reads.
+    ``model.pt`` holds the student's weights for fine-tuning, compacted to int8 with per-channel
+    scales (``compact_state_dict``) so that the model folder stays under 5 MB; ``personalize``
+    expands them back to float32.
     """
     import torch
 
-    from training.export import export_checkpoint
+    from training.export import compact_state_dict, export_checkpoint
 
     tests = [dataset_split(root, cfg.seed)[1] for root in cfg.datasets]
     probe = [path for items in tests for path, _ in items[:: max(1, len(items) // 32)]]
@@ -511,11 +512,14 @@ def export_shipped(checkpoint: Path, out_dir: Path, cfg: DistillConfig, result: 
     }
     meta_path = export_checkpoint(checkpoint, out_dir, probe, accuracy=student, data=data)
     ckpt = torch.load(checkpoint, weights_only=True)
+    tensors, scales = compact_state_dict(ckpt["model"])
     compact = {
-        "model": {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt["model"].items()},
+        "model": tensors,
+        "scales": scales,
         "model_name": ckpt["model_name"],
         "input_size": ckpt["input_size"],
         "preprocessing": ckpt["preprocessing"],
+        "classes": [g.value for g in CLASS_ORDER],
     }
     save_atomic(compact, out_dir / "model.pt")
     log.info("exported %s and %s", meta_path, out_dir / "model.pt")

@@ -197,3 +197,37 @@ def export_checkpoint(
             os.replace(Path(tmp) / name, out_dir / name)
     log.info("parity on %d images: max prob diff %.2e", len(images), worst)
     return out_dir / METADATA_NAME
+
+
+def compact_state_dict(state: dict) -> tuple[dict, dict]:
+    """A state dict small enough to ship beside the ncnn model, for fine-tuning.
+
+    Convolution and linear weights become int8 with one float32 scale per output channel
+    (symmetric, max-abs); every other float tensor becomes float16. Returns ``(tensors,
+    scales)``; ``expand_state_dict`` undoes it (to within int8 rounding).
+    """
+    tensors, scales = {}, {}
+    for name, value in state.items():
+        if value.is_floating_point() and value.dim() >= 2:
+            flat = value.float().reshape(value.shape[0], -1)
+            scale = flat.abs().amax(1).clamp_min(1e-12) / 127.0
+            tensors[name] = (flat / scale[:, None]).round().to(torch.int8).reshape(value.shape)
+            scales[name] = scale
+        elif value.is_floating_point():
+            tensors[name] = value.half()
+        else:
+            tensors[name] = value
+    return tensors, scales
+
+
+def expand_state_dict(tensors: dict, scales: dict | None = None) -> dict:
+    """A float32 state dict from ``compact_state_dict``'s output (or from float16 weights)."""
+    scales = scales or {}
+    state = {}
+    for name, value in tensors.items():
+        if name in scales:
+            shape = (-1,) + (1,) * (value.dim() - 1)
+            state[name] = value.float() * scales[name].float().reshape(shape)
+        else:
+            state[name] = value.float() if value.is_floating_point() else value
+    return state

@@ -185,10 +185,12 @@ def load_base_checkpoint(path: str | Path = BASE_CHECKPOINT):
     """The shipped model as ``(float32 torch model, Preprocessing, checkpoint info)``.
 
     The checkpoint is ``{"model": state_dict, "model_name", "input_size": [h, w],
-    "preprocessing": {...}}`` (fp16 or fp32 weights), loaded with ``weights_only=True``.
+    "preprocessing": {...}}`` (fp32 or fp16 weights, or int8 ones with per-channel ``"scales"``
+    as ``training.export.compact_state_dict`` writes them), loaded with ``weights_only=True``.
     """
     import torch
 
+    from training.export import expand_state_dict
     from training.models import build_model
 
     path = Path(path)
@@ -207,7 +209,7 @@ def load_base_checkpoint(path: str | Path = BASE_CHECKPOINT):
         raise ModelError(f"{path} has classes {classes}, expected {[g.value for g in CLASS_ORDER]}")
     name = ckpt.get("model_name") or ckpt.get("config", {}).get("model") or "liteconv"
     model = build_model(name, num_classes=len(CLASS_ORDER))
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    state = expand_state_dict(state, ckpt.get("scales"))
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
