@@ -24,6 +24,7 @@ from typing import Protocol, TextIO
 import cv2
 import numpy as np
 
+from training.config import positive_int
 from vision import paths
 from vision.errors import RPSError, SourceError
 from vision.labels import CLASS_ORDER, Gesture
@@ -404,16 +405,6 @@ def _gesture(text: str) -> Gesture:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -436,11 +427,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dataset folder; images go into OUT/<label>/ (default: <user data>/captures)",
     )  # fmt: skip
     parser.add_argument(
-        "--interval", type=_positive_int, default=DEFAULT_INTERVAL,
+        "--interval", type=positive_int, default=DEFAULT_INTERVAL,
         help="save every N-th frame (default %(default)s, about one a second at 30 fps)",
     )  # fmt: skip
     parser.add_argument(
-        "--count", type=_positive_int, default=None,
+        "--count", type=positive_int, default=None,
         help="stop after this many images (default: until stopped or the source ends)",
     )  # fmt: skip
     parser.add_argument(

@@ -74,7 +74,7 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -84,7 +84,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _non_negative_int(text: str) -> int:
+def non_negative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -94,7 +94,7 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -118,7 +118,7 @@ def add_input_size_argument(parser: argparse.ArgumentParser, default=DEFAULT_INP
     parser.add_argument(
         "--input-size",
         nargs="+",
-        type=_positive_int,
+        type=positive_int,
         default=list(default),
         metavar="PX",
         help="network input: one number for a square, or HEIGHT WIDTH "
@@ -145,25 +145,25 @@ def add_train_arguments(
     g.add_argument(
         "--model", choices=MODEL_NAMES, default=d.model, help="network (default %(default)s)"
     )
-    g.add_argument("--epochs", type=_positive_int, default=d.epochs, help="default %(default)s")
+    g.add_argument("--epochs", type=positive_int, default=d.epochs, help="default %(default)s")
     add_input_size_argument(g)
     g.add_argument(
-        "--batch-size", type=_positive_int, default=d.batch_size, help="default %(default)s"
+        "--batch-size", type=positive_int, default=d.batch_size, help="default %(default)s"
     )
     g.add_argument(
-        "--lr", type=_positive_float, default=d.lr, help="SGD learning rate (default %(default)s)"
+        "--lr", type=positive_float, default=d.lr, help="SGD learning rate (default %(default)s)"
     )
     g.add_argument("--momentum", type=float, default=d.momentum, help="default %(default)s")
     g.add_argument("--weight-decay", type=float, default=d.weight_decay, help="default %(default)s")
     g.add_argument(
         "--milestones",
         nargs="*",
-        type=_positive_int,
+        type=positive_int,
         default=list(d.milestones),
         metavar="EPOCH",
         help="epochs at which the learning rate is multiplied by --gamma (default 35 40)",
     )
-    g.add_argument("--gamma", type=_positive_float, default=d.gamma, help="default %(default)s")
+    g.add_argument("--gamma", type=positive_float, default=d.gamma, help="default %(default)s")
     g.add_argument("--label-smoothing", type=_fraction, default=d.label_smoothing, help="default 0")
     g.add_argument(
         "--dropout", type=_fraction, default=d.dropout, help="before the classifier (default 0)"
@@ -199,7 +199,7 @@ def add_train_arguments(
     r.add_argument("--init-from", metavar="CHECKPOINT", help="start from these weights (fine-tune)")
     r.add_argument(
         "--workers",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=d.workers,
         help="data loader processes (default %(default)s)",
     )

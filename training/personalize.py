@@ -33,6 +33,7 @@ import numpy as np
 
 from training import data as datasets
 from training.collect import default_data_dir
+from training.config import positive_float, positive_int
 from vision import paths
 from vision.errors import DatasetError, ModelError
 from vision.labels import CLASS_ORDER, THROWS, Gesture
@@ -553,26 +554,6 @@ def personalize(
 # --- command line ------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} must be positive")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``python -m training personalize``."""
     parser.add_argument(
@@ -580,16 +561,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="folder of class folders (default: <user data>/captures, where collect writes)",
     )  # fmt: skip
     parser.add_argument(
-        "--epochs", type=_positive_int, default=DEFAULT_EPOCHS, help="default %(default)s"
+        "--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="default %(default)s"
+    )
+    parser.add_argument("--lr", type=positive_float, default=DEFAULT_LR, help="default %(default)s")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help="default %(default)s"
     )
     parser.add_argument(
-        "--lr", type=_positive_float, default=DEFAULT_LR, help="default %(default)s"
-    )
-    parser.add_argument(
-        "--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, help="default %(default)s"
-    )
-    parser.add_argument(
-        "--min-images", type=_positive_int, default=MIN_IMAGES_PER_CLASS,
+        "--min-images", type=positive_int, default=MIN_IMAGES_PER_CLASS,
         help="fewest images per class to start (default %(default)s)",
     )  # fmt: skip
     parser.add_argument(
