@@ -7,12 +7,14 @@ on a 2-core CPU takes at most 5 minutes and reaches at least 0.98 accuracy on th
 other images. There is no new person here, so ``rps-cv`` stands in (a few people, one room).
 Only its *test split* is used (``split_dataset(rps-cv, 0.2, seed)``, the split the shipped model
 was trained without): ``--per-class`` of its images per class are the captures, the rest of it
-is the held-out set. ``none`` captures are empty scenes of the same room. Two scenarios:
+is the held-out set. ``none`` captures are empty scenes of the same room. Scenarios:
 
 - ``rps-cv``: the photos as they are; ``none`` = the green table with the hand removed.
 - ``new-room``: every hand keyed off the green table and pasted onto one fixed procedural room
   (a room the shipped model has never seen, jittered per image like a hand-held camera);
   ``none`` = that room, empty.
+- ``rps-sxsw``: ``rps-sxsw``'s clip-grouped test split (never trained on), many people and rooms
+  at once, harder than one person in one room; ``none`` = a generated room.
 
 Prints the wall time of the whole ``personalize`` call (split, fine-tune, evaluation, export,
 parity, install) and accuracy before/after on the held-out set, with the exported ncnn model.
@@ -34,12 +36,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from training import personalize, synth  # noqa: E402
-from training.data import read_image, split_dataset  # noqa: E402
+from training.data import find_test_list, read_image, split_dataset  # noqa: E402
 from training.evaluate import compute_report  # noqa: E402
 from vision.classifier import GestureClassifier  # noqa: E402
 from vision.labels import CLASS_ORDER, Gesture  # noqa: E402
 
 RPS_CV = ROOT.parent / "shared" / "datasets" / "rps-cv"
+RPS_SXSW = ROOT.parent / "shared" / "datasets" / "rps-sxsw"
+SCENARIOS = ("rps-cv", "new-room", "rps-sxsw")
 GOAL_SECONDS = 300
 GOAL_ACCURACY = 0.98
 
@@ -59,10 +63,11 @@ def scenario_images(
 ) -> tuple[dict[Gesture, list[np.ndarray]], dict[Gesture, list[np.ndarray]]]:
     """(captures, held-out) images per class for one scenario."""
     rng = np.random.default_rng(seed)
-    test = split_dataset(RPS_CV, 0.2, seed=split_seed).test
+    root = RPS_SXSW if scenario == "rps-sxsw" else RPS_CV
+    test = split_dataset(root, 0.2, seed=split_seed, test_list=find_test_list(root)).test
     photos: dict[Gesture, list[np.ndarray]] = {g: [] for g in CLASS_ORDER}
     for rel, label in test:
-        photos[CLASS_ORDER[label]].append(read_image(RPS_CV / rel))
+        photos[CLASS_ORDER[label]].append(read_image(root / rel))
     room = synth.room(np.random.default_rng(seed + 1000), (200, 300))
     all_photos = [img for g in CLASS_ORDER for img in photos[g]]
 
@@ -71,6 +76,8 @@ def scenario_images(
             if hand is None:
                 return synth.empty_table(all_photos[rng.integers(len(all_photos))], rng)
             return hand
+        if scenario == "rps-sxsw":  # its own people and rooms; no empty scenes of them exist
+            return hand if hand is not None else jitter(room, rng)
         background = jitter(room, rng)
         return background if hand is None else synth.composite(hand, background, rng)
 
@@ -142,7 +149,7 @@ def measure(scenario: str, args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-checkpoint", type=Path, default=personalize.BASE_CHECKPOINT)
-    parser.add_argument("--scenario", choices=("rps-cv", "new-room", "both"), default="both")
+    parser.add_argument("--scenario", choices=(*SCENARIOS, "both", "all"), default="both")
     parser.add_argument("--per-class", type=int, default=50, help="captures per class")
     parser.add_argument("--none-heldout", type=int, default=100, help="held-out empty scenes")
     parser.add_argument("--epochs", type=int, default=personalize.DEFAULT_EPOCHS)
@@ -160,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    scenarios = ("rps-cv", "new-room") if args.scenario == "both" else (args.scenario,)
+    scenarios = {"both": SCENARIOS[:2], "all": SCENARIOS}.get(args.scenario, (args.scenario,))
     results = []
     for scenario in scenarios:
         r = measure(scenario, args)
