@@ -77,7 +77,16 @@ def test_a_signal_stops_play_with_the_body_safe(clip, tmp_path, signum, code):
     cmd = game("--source", clip, "--endless", "--auto", "--pins", "mock", "--hardware", EXAMPLE)
     cmd += ["--log", log, "--speed", "0.5"]
     with open(tmp_path / "stderr.txt", "w+") as err:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+            # a shell's background job starts with SIGINT ignored, and so would the game:
+            # give it the default disposition, as a terminal would
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         try:
             deadline = time.monotonic() + 60
             while not (log.exists() and log.read_text().count("\n") >= 1):
