@@ -24,6 +24,7 @@ import logging
 import math
 import multiprocessing as mp
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -482,7 +483,9 @@ def main(args: argparse.Namespace) -> int:
     cfg = DistillConfig(**{k: v for k, v in vars(args).items() if k in names})
     for root in [*cfg.datasets, *cfg.cross]:
         if not Path(root).is_dir():
-            raise SystemExit(f"dataset folder {root} does not exist")
+            print(f"error: dataset folder {root} does not exist: pass folders of class folders "
+                  "(rock/ paper/ scissors/ [none/] or 0/ 1/ 2/ [3/])", file=sys.stderr)  # fmt: skip
+            return 2
     result = run(cfg)
     if args.export:
         export_shipped(Path(cfg.out) / "model.pt", Path(args.export), cfg, result)
