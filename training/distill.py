@@ -34,6 +34,7 @@ import numpy as np
 from training import synth
 from training.augment import Augmenter
 from training.data import find_test_list, read_image, source_key, split_dataset
+from training.evaluate import predict_classes
 from vision.labels import CLASS_ORDER, Gesture
 from vision.preprocess import Preprocessing, fit
 
@@ -328,20 +329,6 @@ def accuracy(predict, items_images, labels) -> float:
     return float(np.mean(np.asarray(preds) == np.asarray(labels))) if labels else float("nan")
 
 
-def torch_predict(model, spec: Preprocessing, images: list[np.ndarray], batch: int = 128):
-    import torch
-
-    from vision.preprocess import prepare
-
-    model.eval()
-    preds = []
-    with torch.no_grad():
-        for i in range(0, len(images), batch):
-            x = torch.from_numpy(np.stack([prepare(im, spec) for im in images[i : i + batch]]))
-            preds.append(model(x).argmax(1).numpy())
-    return np.concatenate(preds) if preds else np.zeros(0, int)
-
-
 # --- the whole recipe ----------------------------------------------------------------------------
 
 
@@ -393,7 +380,12 @@ def run(cfg: DistillConfig) -> dict:
         del feats
         tspec = Preprocessing(input_size=(cfg.teacher_size,) * 2, mean=TEACHER_MEAN,
                               norm=TEACHER_NORM)  # fmt: skip
-        teacher_eval = teacher_eval_fn(teacher, tspec)
+        teacher.eval()
+
+        def teacher_eval(ims):
+            return predict_classes(lambda x: teacher_head(teacher, teacher_trunk(teacher, x)),
+                                   ims, tspec, 128)  # fmt: skip
+
         teacher_scores = {n: accuracy(teacher_eval, ims, labs)
                           for n, (ims, labs) in test_images.items()}  # fmt: skip
         log.info("teacher: %s (%.0f s)", teacher_scores, time.time() - t1)
@@ -403,7 +395,7 @@ def run(cfg: DistillConfig) -> dict:
     spec = Preprocessing(input_size=cfg.input_size)
 
     def evaluate_fn(model):
-        return {n: accuracy(lambda ims: torch_predict(model, spec, ims), ims, labs)
+        return {n: accuracy(lambda ims: predict_classes(model, ims, spec, 128), ims, labs)
                 for n, (ims, labs) in test_images.items()}  # fmt: skip
 
     t2 = time.time()
@@ -425,23 +417,6 @@ def run(cfg: DistillConfig) -> dict:
     (out / "result.json").write_text(json.dumps(result, indent=2))
     log.info("done: %s", json.dumps(result["student"]))
     return result
-
-
-def teacher_eval_fn(teacher, spec: Preprocessing):
-    import torch
-
-    from vision.preprocess import prepare
-
-    def predict(images):
-        teacher.eval()
-        preds = []
-        with torch.no_grad():
-            for i in range(0, len(images), 128):
-                x = torch.from_numpy(np.stack([prepare(im, spec) for im in images[i : i + 128]]))
-                preds.append(teacher_head(teacher, teacher_trunk(teacher, x)).argmax(1).numpy())
-        return np.concatenate(preds)
-
-    return predict
 
 
 # --- command line ---------------------------------------------------------------------------

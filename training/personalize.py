@@ -34,10 +34,11 @@ import numpy as np
 from training import data as datasets
 from training.collect import default_data_dir
 from training.config import positive_float, positive_int
+from training.evaluate import predict_classes
 from vision import paths
 from vision.errors import DatasetError, ModelError
 from vision.labels import CLASS_ORDER, THROWS, Gesture
-from vision.preprocess import Preprocessing, fit, normalize
+from vision.preprocess import Preprocessing
 
 log = logging.getLogger(__name__)
 
@@ -232,21 +233,9 @@ def _freeze(model, parts: Sequence[str]) -> list:
     return frozen
 
 
-def _batch(images: Sequence[np.ndarray], spec: Preprocessing) -> np.ndarray:
-    return np.stack([normalize(img, spec) for img in images])
-
-
 def predict(model, images: Sequence[np.ndarray], spec: Preprocessing, batch_size: int = 64):
-    """Predicted class indices for BGR images (fitted the run-time way)."""
-    import torch
-
-    model.eval()
-    preds = []
-    with torch.no_grad():
-        for i in range(0, len(images), batch_size):
-            x = _batch([fit(img, spec) for img in images[i : i + batch_size]], spec)
-            preds.append(model(torch.from_numpy(x)).argmax(1).numpy())
-    return np.concatenate(preds) if preds else np.zeros(0, int)
+    """Predicted class indices for BGR images (prepared the run-time way)."""
+    return predict_classes(model, images, spec, batch_size)
 
 
 def fine_tune(
