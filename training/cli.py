@@ -74,7 +74,7 @@ def _add_data_arguments(p: argparse.ArgumentParser, nargs: str = "+") -> None:
     )
 
 
-def _add_split_arguments(p: argparse.ArgumentParser) -> None:
+def _add_split_arguments(p: argparse.ArgumentParser, seed_flag: str = "--split-seed") -> None:
     p.add_argument(
         "--test-fraction",
         type=float,
@@ -82,7 +82,7 @@ def _add_split_arguments(p: argparse.ArgumentParser) -> None:
         help="share of each class for test (default %(default)s)",
     )
     p.add_argument(
-        "--split-seed", type=int, default=0, help="seed of the random split (default %(default)s)"
+        seed_flag, type=int, default=0, help="seed of the random split (default %(default)s)"
     )
 
 
@@ -113,15 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ignore a test list shipped with the dataset; split at random",
     )
-    p.add_argument(
-        "--test-fraction",
-        type=float,
-        default=0.2,
-        help="share of each class for test (default %(default)s)",
-    )
-    p.add_argument(
-        "--seed", type=int, default=0, help="seed of the random split (default %(default)s)"
-    )
+    _add_split_arguments(p, seed_flag="--seed")
 
     p = sub.add_parser(
         "info",
