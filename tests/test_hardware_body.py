@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from gpiozero import LED, Device
-from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 import hardware
 from hardware.body import NullBody
@@ -35,18 +34,6 @@ LEDS = {
     "buzzer": {"pin": 18, "beep_ms": 5, "shoot_ms": 5},
     "button": {"pin": 2},
 }
-
-
-@pytest.fixture
-def pins():
-    """gpiozero's mock pins with PWM as the default factory; the old factory always comes back."""
-    old = Device.pin_factory
-    Device.pin_factory = MockFactory(pin_class=MockPWMPin)
-    try:
-        yield Device.pin_factory
-    finally:
-        Device.pin_factory.reset()
-        Device.pin_factory = old
 
 
 def make_body(config: dict) -> GpioBody:

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 import hardware
 from game.headless import HeadlessGame, HeadlessSettings, run_headless, settings_from_args
@@ -59,17 +57,6 @@ def stream_of(*runs: tuple[Gesture, int]) -> GestureStream:
     """A looping stream: ``runs`` of (gesture, frames) at 15 fps, driven by ``step()``."""
     frames = [np.full((48, 64, 3), COLOURS[g], np.uint8) for g, n in runs for _ in range(n)]
     return GestureStream(MemorySource(frames, fps=15, loop=True), ColourCode())
-
-
-@pytest.fixture
-def pins():
-    old = Device.pin_factory
-    Device.pin_factory = MockFactory(pin_class=MockPWMPin)
-    try:
-        yield Device.pin_factory
-    finally:
-        Device.pin_factory.reset()
-        Device.pin_factory = old
 
 
 @pytest.fixture
