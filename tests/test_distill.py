@@ -70,6 +70,26 @@ def test_tiny_recipe_trains_exports_and_personalisation_can_load_it(datasets_dir
     assert spec.input_size == (64, 64) and not model.training
 
 
+def test_tiny_recipe_with_the_pretrained_teacher(datasets_dir, tmp_path):
+    """alpha > 0: the ImageNet teacher's late blocks train on cached trunk features and its
+    logits on every view become the student's soft targets (kept for a resumed run)."""
+    data = tmp_path / "data"
+    for label in ("rock", "paper", "scissors"):
+        (data / label).mkdir(parents=True)
+        for path in dataset_images("rps-cv", label, 4):
+            shutil.copy(path, data / label)
+    cfg = DistillConfig(
+        datasets=[str(data)], out=str(tmp_path / "run"), input_size=(64, 64), views=2,
+        teacher_size=64, teacher_frozen=11, teacher_epochs=2, epochs=1, alpha=0.6,
+        batch_size=8, max_side=128,
+    )  # fmt: skip
+    result = run(cfg)
+    soft = np.load(tmp_path / "run" / "teacher_logits.npy")
+    assert soft.shape == (result["views"], 4) and np.isfinite(soft).all() and soft.std() > 0
+    assert 0.0 <= result["teacher"]["data"] <= 1.0 and result["teacher"]["seconds"] >= 0
+    assert result["student"]["epoch"] == 1
+
+
 def test_bad_dataset_folder_exits_2():
     done = subprocess.run(
         [sys.executable, "-m", "training", "distill", "/no/such/folder"],
@@ -77,3 +97,8 @@ def test_bad_dataset_folder_exits_2():
     )  # fmt: skip
     assert done.returncode == 2
     assert "does not exist" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "training", "distill", str(ROOT), "--teacher-frozen", "17"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "0 to 16" in done.stderr
