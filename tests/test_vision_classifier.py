@@ -62,8 +62,23 @@ def test_empty_image_is_a_bad_frame(classifier):
         classifier(np.zeros((0, 0, 3), np.uint8))
 
 
-def test_fast_path_matches_the_shared_preprocessing():
-    exact = GestureClassifier(exact=True)
+def model_with(tmp_path, **changes):
+    """A copy of the shipped model whose metadata differs by ``changes``."""
+    folder = tmp_path / "model"
+    shutil.copytree(SHIPPED_MODEL_DIR, folder)
+    meta = json.loads((folder / "model.json").read_text())
+    meta.update(changes)
+    for key, value in changes.items():
+        if value is None:
+            del meta[key]
+    (folder / "model.json").write_text(json.dumps(meta))
+    return folder
+
+
+@pytest.mark.parametrize("interpolation", ["pyramid", "area", None])
+def test_fast_path_matches_the_shared_preprocessing(tmp_path, interpolation):
+    exact = GestureClassifier(model_with(tmp_path, interpolation=interpolation), exact=True)
+    assert exact.preprocessing.interpolation == (interpolation or "area")  # old metadata: area
     image = scene(480, 640, seed=3)
     roi = image[:, 80:560]  # a view, as the stream passes it
     reference = prepare(roi, exact.preprocessing)
@@ -83,11 +98,65 @@ def test_whole_number_shrink_is_bit_exact_with_inter_area(k, size):
     np.testing.assert_array_equal(_area_shrink(image, size), resize_to(image, size))
 
 
+def test_reused_buffers_keep_calls_independent_across_threads():
+    """The resize reuses its arrays; results must not leak between calls or threads."""
+    import threading
+
+    exact = GestureClassifier(exact=True)
+    frames = [scene(480, 640, seed=s)[:, 80:560] for s in range(4)]
+    expected = [exact.probabilities(prepare(f, exact.preprocessing)) for f in frames]
+    first = exact(frames[0]).probs.copy()
+    exact(frames[1])
+    np.testing.assert_allclose(first, expected[0], atol=1e-5)  # not overwritten by the next call
+    failures = []
+
+    def worker(offset: int) -> None:
+        for n in range(40):
+            i = (n + offset) % len(frames)
+            if not np.allclose(exact(frames[i]).probs, expected[i], atol=1e-5):
+                failures.append(i)
+
+    threads = [threading.Thread(target=worker, args=(o,)) for o in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+
+
 def test_fit_fast_equals_fit_for_other_factors_and_modes():
     image = scene(400, 700)
     for mode in ("center_crop", "letterbox", "stretch"):
-        spec = Preprocessing(resize=mode)
-        np.testing.assert_array_equal(fit_fast(image, spec), fit(image, spec))
+        for interpolation in ("pyramid", "area"):
+            spec = Preprocessing(resize=mode, interpolation=interpolation)
+            np.testing.assert_array_equal(fit_fast(image, spec), fit(image, spec))
+
+
+@pytest.mark.parametrize("shape", [(480, 480), (481, 333), (1080, 1080), (200, 170), (90, 60)])
+def test_pyramid_shrink_averages_like_area_and_reuses_buffers(shape):
+    """Halving steps then bilinear: close to a full area average, never a sampled pixel."""
+    rng = np.random.default_rng(shape[0])
+    image = rng.integers(0, 256, (*shape, 3), np.uint8)  # noise: aliasing would show at once
+    size = (160, 160)
+    out = resize_to(image, size, "pyramid")
+    assert out.shape == (160, 160, 3) and out.dtype == np.uint8
+    area = resize_to(image, size, "area").astype(float)
+    nearest = cv2.resize(image, size, interpolation=cv2.INTER_NEAREST).astype(float)
+    if min(shape) >= 320:  # a real shrink: pyramid stays near the area average
+        assert np.abs(out - area).std() < np.abs(nearest - area).std() / 3
+    cache: dict = {}
+
+    def buffers(s):
+        return cache.setdefault(s, np.empty(s, np.uint8))
+
+    np.testing.assert_array_equal(resize_to(image, size, "pyramid", buffers), out)
+
+
+def test_unknown_interpolation_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="pyramid or area"):
+        Preprocessing(interpolation="cubic")
+    with pytest.raises(ModelError, match="interpolation"):
+        GestureClassifier(model_with(tmp_path, interpolation="cubic"))
 
 
 def test_probabilities_of_a_prepared_tensor(classifier):

@@ -12,6 +12,8 @@ import numpy as np
 
 from .errors import RPSError
 
+INTERPOLATIONS = ("pyramid", "area")
+
 
 class BadFrameError(RPSError, ValueError):
     """An image that cannot be classified (empty, wrong dtype or shape)."""
@@ -22,7 +24,8 @@ class Preprocessing:
     """How a model wants its input: size as (height, width), colour order, normalisation.
 
     A pixel value ``v`` (0-255) becomes ``(v - mean[c]) * norm[c]``, channels in ``color`` order,
-    the same convention as ncnn's ``substract_mean_normalize``.
+    the same convention as ncnn's ``substract_mean_normalize``. ``interpolation`` names how
+    images shrink (``resize_to``): ``pyramid`` for new models, ``area`` for metadata without it.
     """
 
     input_size: tuple[int, int] = (160, 160)
@@ -30,6 +33,13 @@ class Preprocessing:
     norm: tuple[float, float, float] = (1 / 58.395, 1 / 57.12, 1 / 57.375)
     color: str = "RGB"
     resize: str = "center_crop"
+    interpolation: str = "pyramid"
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(
+                f"unknown interpolation {self.interpolation!r}: use {' or '.join(INTERPOLATIONS)}"
+            )
 
     @classmethod
     def from_metadata(cls, meta: dict) -> Preprocessing:
@@ -40,6 +50,7 @@ class Preprocessing:
             norm=tuple(float(v) for v in meta["norm"]),
             color=str(meta.get("color", "RGB")).upper(),
             resize=str(meta.get("resize", "center_crop")),
+            interpolation=str(meta.get("interpolation", "area")),  # models exported before it
         )
 
     def to_metadata(self) -> dict:
@@ -49,6 +60,7 @@ class Preprocessing:
             "norm": list(self.norm),
             "color": self.color,
             "resize": self.resize,
+            "interpolation": self.interpolation,
         }
 
 
@@ -85,9 +97,29 @@ def center_crop(image: np.ndarray, aspect: float = 1.0) -> np.ndarray:
     return image[y : y + ch, x : x + cw]
 
 
-def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize to (height, width): area filter when shrinking, linear when growing."""
+def resize_to(
+    image: np.ndarray, size: tuple[int, int], interpolation: str = "area", buffers=None
+) -> np.ndarray:
+    """Resize to (height, width); growing is always bilinear.
+
+    Shrinking with ``area`` averages every source pixel (OpenCV's INTER_AREA). ``pyramid`` halves
+    with 2x2 averages while the image is at least twice the target, then finishes bilinearly: as
+    free of aliasing for a camera frame and about twice as fast (INTER_AREA has a SIMD path only for
+    halving), which keeps the per-frame path close to the model's own latency. ``buffers`` (a
+    ``shape -> uint8 array`` callable) lets a caller reuse memory from frame to frame.
+    """
     h, w = size
+    if interpolation == "pyramid":
+        while image.shape[0] >= 2 * h and image.shape[1] >= 2 * w:
+            half = (image.shape[0] // 2, image.shape[1] // 2)
+            dst = buffers((*half, *image.shape[2:])) if buffers else None
+            image = cv2.resize(image, half[::-1], dst=dst, interpolation=cv2.INTER_AREA)
+        if image.shape[:2] == (h, w):
+            return image
+        dst = buffers((h, w, *image.shape[2:])) if buffers else None
+        return cv2.resize(image, (w, h), dst=dst, interpolation=cv2.INTER_LINEAR)
+    if interpolation != "area":
+        raise ValueError(f"unknown interpolation {interpolation!r}: use {INTERPOLATIONS}")
     shrink = image.shape[0] > h or image.shape[1] > w
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
@@ -96,16 +128,16 @@ def fit(bgr: np.ndarray, spec: Preprocessing) -> np.ndarray:
     """Crop/letterbox and resize a BGR image to the model's input size (still BGR uint8)."""
     h, w = spec.input_size
     if spec.resize == "center_crop":
-        return resize_to(center_crop(bgr, w / h), spec.input_size)
+        return resize_to(center_crop(bgr, w / h), spec.input_size, spec.interpolation)
     if spec.resize == "letterbox":
         scale = min(w / bgr.shape[1], h / bgr.shape[0])
         nw, nh = max(1, round(bgr.shape[1] * scale)), max(1, round(bgr.shape[0] * scale))
         canvas = np.zeros((h, w, 3), np.uint8)
         y, x = (h - nh) // 2, (w - nw) // 2
-        canvas[y : y + nh, x : x + nw] = resize_to(bgr, (nh, nw))
+        canvas[y : y + nh, x : x + nw] = resize_to(bgr, (nh, nw), spec.interpolation)
         return canvas
     if spec.resize == "stretch":
-        return resize_to(bgr, spec.input_size)
+        return resize_to(bgr, spec.input_size, spec.interpolation)
     raise ValueError(f"unknown resize mode {spec.resize!r}: use center_crop, letterbox or stretch")
 
 
