@@ -18,6 +18,16 @@ from training.personalize import load_base_checkpoint
 from vision import Gesture, GestureClassifier
 
 
+def tiny_dataset(tmp_path, per_class: int) -> str:
+    """A dataset folder with ``per_class`` real rps-cv photos of each throw."""
+    data = tmp_path / "data"
+    for label in ("rock", "paper", "scissors"):
+        (data / label).mkdir(parents=True)
+        for path in dataset_images("rps-cv", label, per_class):
+            shutil.copy(path, data / label)
+    return str(data)
+
+
 def test_synthetic_scenes_and_composites(datasets_dir):
     rng = np.random.default_rng(0)
     for make in (synth.room, synth.texture, synth.background):
@@ -50,13 +60,9 @@ def test_compact_weights_round_trip():
 
 
 def test_tiny_recipe_trains_exports_and_personalisation_can_load_it(datasets_dir, tmp_path):
-    data = tmp_path / "data"
-    for label in ("rock", "paper", "scissors"):
-        (data / label).mkdir(parents=True)
-        for path in dataset_images("rps-cv", label, 6):
-            shutil.copy(path, data / label)
     cfg = DistillConfig(
-        datasets=[str(data)], out=str(tmp_path / "run"), input_size=(64, 64), views=1,
+        datasets=[tiny_dataset(tmp_path, 6)], out=str(tmp_path / "run"), input_size=(64, 64),
+        views=1,
         epochs=1, alpha=0.0, batch_size=8, max_side=128,
     )  # fmt: skip
     result = run(cfg)
@@ -73,13 +79,9 @@ def test_tiny_recipe_trains_exports_and_personalisation_can_load_it(datasets_dir
 def test_tiny_recipe_with_the_pretrained_teacher(datasets_dir, tmp_path):
     """alpha > 0: the ImageNet teacher's late blocks train on cached trunk features and its
     logits on every view become the student's soft targets (kept for a resumed run)."""
-    data = tmp_path / "data"
-    for label in ("rock", "paper", "scissors"):
-        (data / label).mkdir(parents=True)
-        for path in dataset_images("rps-cv", label, 4):
-            shutil.copy(path, data / label)
     cfg = DistillConfig(
-        datasets=[str(data)], out=str(tmp_path / "run"), input_size=(64, 64), views=2,
+        datasets=[tiny_dataset(tmp_path, 4)], out=str(tmp_path / "run"), input_size=(64, 64),
+        views=2,
         teacher_size=64, teacher_frozen=11, teacher_epochs=2, epochs=1, alpha=0.6,
         batch_size=8, max_side=128,
     )  # fmt: skip
