@@ -74,44 +74,28 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def _number(kind: type, allowed, requirement: str):
+    """An argparse type: ``kind`` (int or float) whose value passes ``allowed``."""
+    noun = "whole number" if kind is int else "number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {noun}") from None
+        if not allowed(value):
+            raise argparse.ArgumentTypeError(f"{value} {requirement}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must not be negative")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be positive")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
-    return value
+positive_int = _number(int, lambda v: v >= 1, "must be at least 1")
+non_negative_int = _number(int, lambda v: v >= 0, "must not be negative")
+positive_float = _number(float, lambda v: v > 0, "must be positive")
+non_negative_float = _number(float, lambda v: v >= 0, "must not be negative")
+fraction = _number(float, lambda v: 0.0 <= v <= 1.0, "must be between 0 and 1")
+share = _number(float, lambda v: 0.0 <= v < 1.0, "must be at least 0 and below 1")
 
 
 def add_input_size_argument(parser: argparse.ArgumentParser, default=DEFAULT_INPUT_SIZE) -> None:
@@ -164,9 +148,9 @@ def add_train_arguments(
         help="epochs at which the learning rate is multiplied by --gamma (default 35 40)",
     )
     g.add_argument("--gamma", type=positive_float, default=d.gamma, help="default %(default)s")
-    g.add_argument("--label-smoothing", type=_fraction, default=d.label_smoothing, help="default 0")
+    g.add_argument("--label-smoothing", type=fraction, default=d.label_smoothing, help="default 0")
     g.add_argument(
-        "--dropout", type=_fraction, default=d.dropout, help="before the classifier (default 0)"
+        "--dropout", type=fraction, default=d.dropout, help="before the classifier (default 0)"
     )
     g.add_argument(
         "--augment",
@@ -176,7 +160,7 @@ def add_train_arguments(
     )
     g.add_argument(
         "--background-p",
-        type=_fraction,
+        type=fraction,
         default=d.background_p,
         help="share of training images whose background is replaced (default %(default)s)",
     )

@@ -33,6 +33,14 @@ import numpy as np
 
 from training import synth
 from training.augment import Augmenter
+from training.config import (
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    share,
+)
 from training.data import find_test_list, read_image, source_key, split_dataset
 from training.evaluate import predict_classes
 from vision.labels import CLASS_ORDER, Gesture
@@ -450,13 +458,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="export the student to ncnn here when done (e.g. assets/models), "
         "with a parity check and a compact PyTorch copy for fine-tuning",
     )
-    parser.add_argument("--input-size", type=int, nargs=2, default=d.input_size, metavar=("H", "W"))
-    ints = ("teacher_size", "teacher_frozen", "views", "teacher_epochs", "epochs", "batch_size")
-    ints += ("seed",)
-    for name in ints:
-        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
-    for name in ("none_fraction", "lr", "weight_decay", "temperature", "alpha", "label_smoothing"):
-        parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
+    parser.add_argument(
+        "--input-size", type=positive_int, nargs=2, default=d.input_size, metavar=("H", "W"),
+        help="student's input, height and width (default 160 160)",
+    )  # fmt: skip
+    counts = ("teacher_size", "views", "teacher_epochs", "epochs", "batch_size")
+    types = {name: positive_int for name in counts}
+    types |= {"teacher_frozen": non_negative_int, "seed": non_negative_int}
+    types |= {"lr": positive_float, "temperature": positive_float}
+    types |= {"weight_decay": non_negative_float}
+    types |= {"none_fraction": share, "alpha": fraction, "label_smoothing": fraction}
+    helps = {
+        "teacher_size": "teacher's input side in pixels",
+        "views": "augmented views cached per training photo",
+        "teacher_epochs": "epochs of the teacher's late blocks on cached trunk features",
+        "epochs": "student epochs over the cached views",
+        "batch_size": "student batch size",
+        "teacher_frozen": "EfficientNet-Lite0 blocks (of 16) kept as on ImageNet",
+        "seed": "seed of splits, views and training",
+        "lr": "student's peak learning rate (cosine decay)",
+        "temperature": "softening of both distributions in the distillation loss",
+        "weight_decay": "student's weight decay",
+        "none_fraction": "share of synthetic no-hand scenes among the views",
+        "alpha": "weight of the teacher's soft targets; 0 trains on hard labels only, no teacher",
+        "label_smoothing": "label smoothing of the hard-label loss",
+    }
+    for name, kind in types.items():
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=getattr(d, name),
+            metavar="N",
+            help=helps[name] + " (default %(default)s)",
+        )
     # fmt: skip
 
 
