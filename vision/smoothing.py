@@ -65,43 +65,49 @@ class Smoother:
 
     def reset(self) -> None:
         """Forget the history: the reading becomes ``none``."""
-        self._history: deque[np.ndarray] = deque()
+        # plain floats, not numpy: four numbers a frame are cheaper in Python (per-frame path)
+        self._history: deque[list[float]] = deque()
         self._tops: deque[int] = deque(maxlen=self.config.confirm)
-        self._sum = np.zeros(len(self.classes), np.float64)
+        self._sum = [0.0] * len(self.classes)
         self._held: int | None = None  # index into classes; None = none by low confidence
         self.gesture, self.confidence = Gesture.NONE, 0.0
 
     @property
     def average(self) -> np.ndarray:
         """The window's average probabilities (unseen frames count as zeros)."""
-        return self._sum / self.config.window
+        return np.asarray(self._sum, np.float64) / self.config.window
 
-    def _vector(self, observation) -> np.ndarray:
+    def _vector(self, observation) -> list[float]:
+        n = len(self.classes)
         if isinstance(observation, tuple) and len(observation) == 2:
             label, confidence = observation
-            n = len(self.classes)
             conf = min(max(float(confidence), 0.0), 1.0)
-            vec = np.full(n, (1.0 - conf) / (n - 1) if n > 1 else 0.0)
+            vec = [(1.0 - conf) / (n - 1) if n > 1 else 0.0] * n
             vec[self.classes.index(Gesture.parse(label))] = conf
             return vec
-        vec = np.asarray(observation, dtype=np.float64).reshape(-1)
-        if vec.size != len(self.classes):
-            raise ValueError(f"expected {len(self.classes)} probabilities, got {vec.size}")
+        vec = np.asarray(observation, dtype=np.float64).reshape(-1).tolist()
+        if len(vec) != n:
+            raise ValueError(f"expected {n} probabilities, got {len(vec)}")
         return vec
 
     def update(self, observation: np.ndarray | Sequence[float] | tuple) -> tuple[Gesture, float]:
         """Add one frame's probabilities (or ``(label, confidence)``); return the stable reading."""
         vec = self._vector(observation)
-        self._tops.append(int(np.argmax(vec)))
+        n = len(vec)
+        self._tops.append(max(range(n), key=vec.__getitem__))
         self._history.append(vec)
-        self._sum += vec
-        if len(self._history) > self.config.window:
-            self._sum -= self._history.popleft()
-        avg = self._sum / self.config.window
+        total = self._sum
+        for i in range(n):
+            total[i] += vec[i]
         cfg = self.config
+        if len(self._history) > cfg.window:
+            old = self._history.popleft()
+            for i in range(n):
+                total[i] -= old[i]
+        avg = [v / cfg.window for v in total]
         held = self._held
         held_score = avg[held] if held is not None else 0.0
-        best = int(np.argmax(avg))
+        best = max(range(n), key=avg.__getitem__)
         confirmed = len(self._tops) == cfg.confirm and self._tops.count(best) == cfg.confirm
         if (
             best != held
@@ -113,11 +119,11 @@ class Smoother:
         elif held is not None and held_score < cfg.threshold - cfg.hysteresis:
             held = None
         self._held = held
-        seen = self._sum / len(self._history)  # reported confidence: frames seen, unpadded
+        seen = len(self._history)  # reported confidence: frames seen, unpadded
         if held is None:
-            throws = [seen[i] for i in range(len(seen)) if i != self._none]
+            throws = [total[i] / seen for i in range(n) if i != self._none]
             self.gesture, self.confidence = Gesture.NONE, 1.0 - max(throws, default=0.0)
         else:
-            self.gesture, self.confidence = self.classes[held], float(seen[held])
+            self.gesture, self.confidence = self.classes[held], total[held] / seen
         self.confidence = float(min(max(self.confidence, 0.0), 1.0))
         return self.gesture, self.confidence
