@@ -42,7 +42,7 @@ def _test_photos(dataset: str, per_class: int) -> list[tuple[np.ndarray, Gesture
     return out
 
 
-@pytest.mark.parametrize(("dataset", "minimum"), [("rps-cv", 0.95), ("rps-sxsw", 0.6)])
+@pytest.mark.parametrize(("dataset", "minimum"), [("rps-cv", 0.95), ("rps-sxsw", 0.65)])
 def test_shipped_model_reads_real_test_photos(datasets_dir, dataset, minimum):
     clf = GestureClassifier()
     photos = _test_photos(dataset, per_class=20)
