@@ -103,9 +103,10 @@ def resize_to(
     """Resize to (height, width); growing is always bilinear.
 
     Shrinking with ``area`` averages every source pixel (OpenCV's INTER_AREA). ``pyramid`` halves
-    with 2x2 averages while the image is at least twice the target, then finishes bilinearly: as
-    free of aliasing for a camera frame and about twice as fast (INTER_AREA has a SIMD path only for
-    halving), which keeps the per-frame path close to the model's own latency. ``buffers`` (a
+    with 2x2 averages while the image is at least twice the target, then finishes bilinearly:
+    nearly as free of aliasing (the last step shrinks by less than 2) and about twice as fast for
+    a camera frame (INTER_AREA has a SIMD path only for halving), which keeps the per-frame path
+    close to the model's own latency. ``buffers`` (a
     ``shape -> uint8 array`` callable) lets a caller reuse memory from frame to frame.
     """
     h, w = size
