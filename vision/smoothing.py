@@ -85,7 +85,10 @@ class Smoother:
             vec = [(1.0 - conf) / (n - 1) if n > 1 else 0.0] * n
             vec[self.classes.index(Gesture.parse(label))] = conf
             return vec
-        vec = np.asarray(observation, dtype=np.float64).reshape(-1).tolist()
+        if isinstance(observation, np.ndarray) and observation.ndim == 1:
+            vec = observation.tolist()  # one C call: the per-frame case
+        else:
+            vec = np.asarray(observation, dtype=np.float64).reshape(-1).tolist()
         if len(vec) != n:
             raise ValueError(f"expected {n} probabilities, got {len(vec)}")
         return vec
@@ -94,7 +97,7 @@ class Smoother:
         """Add one frame's probabilities (or ``(label, confidence)``); return the stable reading."""
         vec = self._vector(observation)
         n = len(vec)
-        self._tops.append(max(range(n), key=vec.__getitem__))
+        self._tops.append(vec.index(max(vec)))  # the first of equal maxima, as np.argmax
         self._history.append(vec)
         total = self._sum
         for i in range(n):
@@ -107,7 +110,7 @@ class Smoother:
         avg = [v / cfg.window for v in total]
         held = self._held
         held_score = avg[held] if held is not None else 0.0
-        best = max(range(n), key=avg.__getitem__)
+        best = avg.index(max(avg))
         confirmed = len(self._tops) == cfg.confirm and self._tops.count(best) == cfg.confirm
         if (
             best != held
