@@ -165,14 +165,21 @@ class GestureClassifier:
         """The model's input as (height, width)."""
         return self.preprocessing.input_size
 
+    def _extract(self, mat) -> np.ndarray:
+        """The model's raw outputs for an input Mat; the caller holds ``self._lock``."""
+        ex = self._net.create_extractor()
+        ex.input(self.input_blob, mat)
+        ret, out = ex.extract(self.output_blob)
+        if ret != 0:
+            raise ModelError(f"ncnn extract of {self.output_blob!r} failed ({ret})")
+        return np.array(out, dtype=np.float64).reshape(-1)
+
     def _run(self, mat) -> np.ndarray:
         with self._lock:
-            ex = self._net.create_extractor()
-            ex.input(self.input_blob, mat)
-            ret, out = ex.extract(self.output_blob)
-            if ret != 0:
-                raise ModelError(f"ncnn extract of {self.output_blob!r} failed ({ret})")
-            scores = np.array(out, dtype=np.float64).reshape(-1)
+            scores = self._extract(mat)
+        return self._probabilities(scores)
+
+    def _probabilities(self, scores: np.ndarray) -> np.ndarray:
         if scores.size != len(self.classes):
             raise ModelError(f"model gives {scores.size} outputs for {len(self.classes)} classes")
         if self.outputs_logits:
@@ -207,7 +214,9 @@ class GestureClassifier:
         """Classify a BGR uint8 image of any size (grey and BGRA are converted)."""
         bgr = _as_bgr(image)
         with self._lock:  # the reused buffers are shared: fit under the same lock as ncnn
-            mat = self._pixels_to_mat(fit_fast(bgr, self.preprocessing, self._buffers))
-        probs = self._run(mat)
+            scores = self._extract(
+                self._pixels_to_mat(fit_fast(bgr, self.preprocessing, self._buffers))
+            )
+        probs = self._probabilities(scores)
         best = int(np.argmax(probs))
         return Prediction(self.classes[best], float(probs[best]), probs)
