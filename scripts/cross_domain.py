@@ -18,20 +18,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training.data import read_image, scan_dataset  # noqa: E402
+from training.evaluate import predict_probs  # noqa: E402
 from training.personalize import load_base_checkpoint  # noqa: E402
 from vision.labels import Gesture  # noqa: E402
-from vision.preprocess import prepare  # noqa: E402
-
-
-def probabilities(model, spec, paths: list[str], batch: int = 64) -> np.ndarray:
-    import torch
-
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(paths), batch):
-            x = np.stack([prepare(read_image(p), spec) for p in paths[i : i + batch]])
-            out.append(torch.softmax(model(torch.from_numpy(x)), 1).numpy())
-    return np.concatenate(out)
 
 
 def main() -> int:
@@ -45,9 +34,9 @@ def main() -> int:
     model, spec, _ = load_base_checkpoint(args.checkpoint)
     items = scan_dataset(args.dataset)
     root = Path(args.dataset)
-    paths = [str(root / rel) for rel, _ in items]
+    images = [read_image(str(root / rel)) for rel, _ in items]
     labels = np.array([label for _, label in items])
-    probs = probabilities(model, spec, paths)
+    probs = predict_probs(model, images, spec)
     none = Gesture.NONE.index
     throws = [i for i in range(probs.shape[1]) if i != none]
     result = {

@@ -208,21 +208,26 @@ class NcnnPredictor:
         return np.stack([self.classifier(img).probs for img in images])
 
 
-def predict_classes(
-    forward, images: Sequence[np.ndarray], spec, batch_size: int = 64
-) -> np.ndarray:
-    """Predicted class indices of a PyTorch ``forward`` (a model, or any callable from an input
-    batch to logits) on BGR images, prepared exactly as at run time."""
+def predict_probs(forward, images: Sequence[np.ndarray], spec, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities (N x classes) of a PyTorch ``forward`` (a model, or any callable from an
+    input batch to logits) on BGR images, prepared exactly as at run time."""
     import torch
 
     if isinstance(forward, torch.nn.Module):
         forward.eval()
-    preds = []
+    probs = []
     with torch.no_grad():
         for i in range(0, len(images), batch_size):
             x = np.stack([prepare(img, spec) for img in images[i : i + batch_size]])
-            preds.append(forward(torch.from_numpy(x)).argmax(1).numpy())
-    return np.concatenate(preds) if preds else np.zeros(0, int)
+            probs.append(torch.softmax(forward(torch.from_numpy(x)).float(), 1).numpy())
+    return np.concatenate(probs) if probs else np.zeros((0, len(NAMES)), np.float32)
+
+
+def predict_classes(
+    forward, images: Sequence[np.ndarray], spec, batch_size: int = 64
+) -> np.ndarray:
+    """Predicted class indices of ``forward`` on BGR images (see ``predict_probs``)."""
+    return predict_probs(forward, images, spec, batch_size).argmax(1)
 
 
 def predict(predictor, items: Sequence[Item], batch: int = 64) -> tuple[np.ndarray, list[Item]]:
