@@ -110,23 +110,20 @@ class App:
             return
         from .roundlog import RoundRecord
 
-        try:
-            if result.play is not None:
-                record = RoundRecord.scored(
-                    result.robot,
-                    result.player,
-                    result.confidence,
-                    result.play.outcome,
-                    round=result.play.number,
-                    replays=result.replays_before,
-                )
-            elif over is not None and over.reason == "no hand":
-                record = RoundRecord.void(result.robot, replays=self.referee.replays_in_a_row)
-            else:
-                return
-            self.round_log.append(record)
-        except OSError as exc:
-            log.warning("cannot write the round log %s: %s", self.round_log.path, exc)
+        if result.play is not None:
+            record = RoundRecord.scored(
+                result.robot,
+                result.player,
+                result.confidence,
+                result.play.outcome,
+                round=result.play.number,
+                replays=result.replays_before,
+            )
+        elif over is not None and over.reason == "no hand":
+            record = RoundRecord.void(result.robot, replays=self.referee.replays_in_a_row)
+        else:
+            return
+        self.round_log.record(record)
 
     # ---- the loop --------------------------------------------------------------------------
 

@@ -182,10 +182,7 @@ class HeadlessGame:
                      self.settings.max_replays)  # fmt: skip
             self.clock.pause(self.settings.pause)
             self.body.attract()
-        try:
-            self.roundlog.append(record)
-        except OSError as exc:  # a full or read-only card must not stop the robot playing
-            log.warning("cannot write the round log %s: %s", self.roundlog.path, exc)
+        self.roundlog.record(record)  # a full or read-only card must not stop the robot playing
         self.stats.add(record.outcome)
         self.played += 1
         log.info(

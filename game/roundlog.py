@@ -154,6 +154,15 @@ class RoundLog:
         if new:
             _fsync_dir(self.path.parent)
 
+    def record(self, record: RoundRecord) -> bool:
+        """``append``, but a full or read-only card only logs a warning: the robot plays on."""
+        try:
+            self.append(record)
+        except OSError as exc:
+            log.warning("cannot write the round log %s: %s", self.path, exc)
+            return False
+        return True
+
     def _cut_torn_tail(self) -> None:
         """Drop a last line without its newline, so the next line does not glue onto it."""
         try:

@@ -110,3 +110,14 @@ def test_importing_the_game_opens_nothing():
         "assert 'torch' not in sys.modules and 'training' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+def test_an_unwritable_log_only_warns_and_the_match_is_played(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the log's folder should be")
+    result = run_game(
+        "--source", "/dev/video99", "--auto", "--rounds", "1", "--speed", "8", "--mute",
+        "--log", str(blocker / "rounds.jsonl"), "--seed", "2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "cannot write the round log" in result.stderr and "Traceback" not in result.stderr
