@@ -78,12 +78,13 @@ def test_tiny_recipe_trains_exports_and_personalisation_can_load_it(datasets_dir
 
 def test_tiny_recipe_with_the_pretrained_teacher(datasets_dir, tmp_path):
     """alpha > 0: the ImageNet teacher's late blocks train on cached trunk features and its
-    logits on every view become the student's soft targets (kept for a resumed run)."""
+    logits on every view become the student's soft targets (kept for a resumed run); with
+    mixup the student sees blended pairs of views and targets."""
     cfg = DistillConfig(
         datasets=[tiny_dataset(tmp_path, 4)], out=str(tmp_path / "run"), input_size=(64, 64),
         views=2,
         teacher_size=64, teacher_frozen=11, teacher_epochs=2, epochs=1, alpha=0.6,
-        batch_size=8, max_side=128,
+        batch_size=8, max_side=128, mixup=0.4,
     )  # fmt: skip
     result = run(cfg)
     soft = np.load(tmp_path / "run" / "teacher_logits.npy")

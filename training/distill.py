@@ -71,6 +71,7 @@ class DistillConfig:
     temperature: float = 3.0
     alpha: float = 0.6  # weight of the soft targets; 0 trains on hard labels alone, no teacher
     label_smoothing: float = 0.0
+    mixup: float = 0.0  # Beta(m, m) weight of mixup between views and their targets; 0 is off
     seed: int = 0
     max_side: int = 320
 
@@ -308,12 +309,23 @@ def train_student(views, labels, soft, cfg: DistillConfig, out: Path, evaluate_f
             flip = rng.random(len(idx)) < 0.5
             batch[flip] = batch[flip, :, ::-1]
             x = to_tensor_batch(batch, spec.mean, spec.norm)
+            y, target = y_all[idx], F.softmax(soft_all[idx] / T, 1)
+            lam, perm = 1.0, None
+            if cfg.mixup > 0:  # blend pairs of views, and their labels and soft targets alike
+                lam = float(rng.beta(cfg.mixup, cfg.mixup))
+                perm = torch.from_numpy(rng.permutation(len(idx)))
+                x = lam * x + (1 - lam) * x[perm]
+                target = lam * target + (1 - lam) * target[perm]
             out_logits = model(x)
-            hard = F.cross_entropy(out_logits, y_all[idx], label_smoothing=cfg.label_smoothing)
+            hard = lam * F.cross_entropy(out_logits, y, label_smoothing=cfg.label_smoothing)
+            if perm is not None:
+                hard = hard + (1 - lam) * F.cross_entropy(
+                    out_logits, y[perm], label_smoothing=cfg.label_smoothing
+                )
             loss = hard
             if cfg.alpha > 0:
                 log_p = F.log_softmax(out_logits / T, 1)
-                kd = F.kl_div(log_p, F.softmax(soft_all[idx] / T, 1), reduction="batchmean")
+                kd = F.kl_div(log_p, target, reduction="batchmean")
                 loss = cfg.alpha * kd * T * T + (1 - cfg.alpha) * hard
             opt.zero_grad()
             loss.backward()
@@ -468,6 +480,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     types |= {"lr": positive_float, "temperature": positive_float}
     types |= {"weight_decay": non_negative_float}
     types |= {"none_fraction": share, "alpha": fraction, "label_smoothing": fraction}
+    types |= {"mixup": non_negative_float}
     helps = {
         "teacher_size": "teacher's input side in pixels",
         "views": "augmented views cached per training photo",
@@ -482,6 +495,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "none_fraction": "share of synthetic no-hand scenes among the views",
         "alpha": "weight of the teacher's soft targets; 0 trains on hard labels only, no teacher",
         "label_smoothing": "label smoothing of the hard-label loss",
+        "mixup": "Beta(N, N) mixup of view pairs with their labels and soft targets; 0 is off",
     }
     for name, kind in types.items():
         parser.add_argument(
