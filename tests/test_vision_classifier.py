@@ -194,3 +194,80 @@ def test_active_user_model_is_preferred(tmp_path, monkeypatch):
     active = active_model_dir()
     shutil.copytree(SHIPPED_MODEL_DIR, active)
     assert GestureClassifier().folder == active
+
+
+def _broken_copy(tmp_path, kind: str):
+    """A copy of the shipped model broken one way, as a user's disk or a bad export leaves it."""
+    folder = tmp_path / kind
+    shutil.copytree(SHIPPED_MODEL_DIR, folder)
+    meta = json.loads((folder / "model.json").read_text())
+    binary, param = folder / meta["bin"], folder / meta["param"]
+    if kind == "empty-bin":
+        binary.write_bytes(b"")
+    elif kind == "truncated-bin":
+        binary.write_bytes(binary.read_bytes()[:100_000])
+    elif kind == "missing-bin":
+        binary.unlink()
+    elif kind == "broken-param":
+        lines = param.read_text().splitlines()
+        param.write_text("\n".join(lines[:2] + lines[5:]) + "\n")
+    elif kind == "not-a-param":
+        param.write_text("hello\n")
+    elif kind == "invalid-json":
+        (folder / "model.json").write_text('{"classes": [')
+    elif kind == "incomplete-json":
+        del meta["classes"]
+        (folder / "model.json").write_text(json.dumps(meta))
+    elif kind == "empty-folder":
+        shutil.rmtree(folder)
+        folder.mkdir()
+    return folder
+
+
+BROKEN = {
+    "empty-bin": r"model\.ncnn\.bin is empty",
+    "truncated-bin": r"model\.ncnn\.bin: it is truncated",
+    "missing-bin": r"model\.ncnn\.bin .*does not exist",
+    "broken-param": r"ncnn cannot load .*model\.ncnn\.param: it is broken",
+    "not-a-param": r"model\.ncnn\.param is not an ncnn \.param file",
+    "invalid-json": r"model\.json is not valid JSON",
+    "incomplete-json": r"model\.json: the field 'classes' .* is missing",
+    "empty-folder": r"no model metadata at .*model\.json \(the folder is empty\)",
+}
+
+
+@pytest.mark.parametrize("kind", list(BROKEN))
+def test_a_broken_model_names_the_file_and_ncnn_stays_quiet(tmp_path, capfd, kind):
+    folder = _broken_copy(tmp_path, kind)
+    with pytest.raises(ModelError, match=BROKEN[kind]) as caught:
+        GestureClassifier(folder)
+    assert str(folder) in str(caught.value)
+    out, err = capfd.readouterr()
+    assert "ModelBin" not in err and "layer" not in err and "failed" not in err, err
+
+
+def test_a_broken_personal_model_falls_back_to_the_shipped_one(caplog):
+    from vision.paths import active_model_dir
+
+    active = active_model_dir()
+    shutil.copytree(SHIPPED_MODEL_DIR, active)
+    (active / "model.ncnn.bin").write_bytes(b"")
+    with caplog.at_level("INFO", logger="vision.classifier"):
+        clf = GestureClassifier()
+    assert clf.origin == "shipped" and clf.folder == SHIPPED_MODEL_DIR
+    assert clf(scene(64, 64)).probs.shape == (4,)
+    warning = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warning) == 1 and "python -m training personalize --reset" in warning[0]
+    assert "re-export" not in warning[0] and "model.ncnn.bin is empty" in warning[0]
+    assert any("gesture model: shipped" in r.getMessage() for r in caplog.records)
+
+
+def test_origin_says_which_model_runs(tmp_path):
+    from vision.paths import active_model_dir
+
+    assert GestureClassifier().origin == "shipped"
+    explicit = tmp_path / "mine"
+    shutil.copytree(SHIPPED_MODEL_DIR, explicit)
+    assert GestureClassifier(explicit).origin == str(explicit)
+    shutil.copytree(SHIPPED_MODEL_DIR, active_model_dir())
+    assert GestureClassifier().origin == "personal"

@@ -8,8 +8,12 @@ and normalised by ncnn in C++ (``Mat.from_pixels`` + ``substract_mean_normalize`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +22,7 @@ import numpy as np
 
 from .errors import ModelError
 from .labels import Gesture
-from .paths import METADATA_NAME, default_model_dir
+from .paths import METADATA_NAME, SHIPPED_MODEL_DIR, active_model_dir, default_model_dir
 from .preprocess import Preprocessing, center_crop, fit, resize_to, to_bgr
 
 log = logging.getLogger(__name__)
@@ -31,22 +35,110 @@ class Prediction:
     probs: np.ndarray  # in the order of ``GestureClassifier.classes``
 
 
+#: The first line of every ncnn text ``.param`` file.
+PARAM_MAGIC = "7767517"
+#: Metadata fields every model needs, and what each one must be.
+REQUIRED_FIELDS = {
+    "classes": "a list of class names",
+    "input_size": "[height, width]",
+    "mean": "a list of per-channel means",
+    "norm": "a list of per-channel scales",
+    "param": "the ncnn .param file name",
+    "bin": "the ncnn .bin file name",
+}
+_REEXPORT = "re-export it (python -m training export) or pass another --model"
+
+
 def load_metadata(path: str | Path | None = None) -> tuple[dict, Path]:
-    """Read a model's metadata from its JSON path or its folder; returns (metadata, folder)."""
-    path = Path(path) if path is not None else default_model_dir()
+    """Read a model's metadata from its JSON path or its folder; returns (metadata, folder).
+
+    The metadata is checked field by field and the ncnn files it names must exist, be non-empty
+    and (the ``.param``) start with ncnn's magic line, so that a broken model is reported by file
+    and field here, before ncnn gets to print anything.
+    """
+    path = Path(path).expanduser() if path is not None else default_model_dir()
     meta_path = path / METADATA_NAME if path.is_dir() else path
     if not meta_path.is_file():
+        empty = " (the folder is empty)" if path.is_dir() and not any(path.iterdir()) else ""
         raise ModelError(
-            f"no model metadata at {meta_path}: pass the folder of an exported model "
-            f"or its {METADATA_NAME} (python -m training export writes both)"
+            f"no model metadata at {meta_path}{empty}: pass the folder of an exported "
+            f"model or its {METADATA_NAME} (python -m training export writes both)"
         )
     try:
-        meta = json.loads(meta_path.read_text())
-        for key in ("classes", "input_size", "mean", "norm", "param", "bin"):
-            meta[key]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ModelError(f"{meta_path} is not a valid model metadata file: {exc}") from exc
+        text = meta_path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"cannot read {meta_path}: {exc}") from exc
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as exc:
+        why = "it is empty" if not text.strip() else f"{exc.msg} at line {exc.lineno}"
+        raise ModelError(f"{meta_path} is not valid JSON ({why}): {_REEXPORT}") from exc
+    if not isinstance(meta, dict):
+        raise ModelError(f"{meta_path} is not a model metadata object: {_REEXPORT}")
+    _check_fields(meta, meta_path)
+    check_model_files(meta, meta_path.parent, meta_path)
     return meta, meta_path.parent
+
+
+def _check_fields(meta: dict, meta_path: Path) -> None:
+    for key, what in REQUIRED_FIELDS.items():
+        if key not in meta:
+            raise ModelError(f"{meta_path}: the field {key!r} ({what}) is missing: {_REEXPORT}")
+    lists = ("classes", "input_size", "mean", "norm")
+    for key in lists:
+        if not isinstance(meta[key], list) or not meta[key]:
+            raise ModelError(
+                f"{meta_path}: the field {key!r} must be {REQUIRED_FIELDS[key]}, "
+                f"not {meta[key]!r}: {_REEXPORT}"
+            )
+    for key in ("param", "bin"):
+        if not isinstance(meta[key], str) or not meta[key].strip():
+            raise ModelError(
+                f"{meta_path}: the field {key!r} must be {REQUIRED_FIELDS[key]}, "
+                f"not {meta[key]!r}: {_REEXPORT}"
+            )
+
+
+def check_model_files(meta: dict, folder: Path, meta_path: Path | None = None) -> None:
+    """Raise ``ModelError`` naming the file unless the ``.param`` and ``.bin`` look loadable."""
+    source = meta_path or folder / METADATA_NAME
+    for key in ("param", "bin"):
+        file = folder / meta[key]
+        if not file.is_file():
+            raise ModelError(f"{file} (the {key!r} of {source}) does not exist: {_REEXPORT}")
+        if file.stat().st_size == 0:
+            raise ModelError(f"{file} is empty: {_REEXPORT}")
+    param = folder / meta["param"]
+    try:
+        with open(param, "rb") as f:
+            first = f.readline(64).strip()
+    except OSError as exc:
+        raise ModelError(f"cannot read {param}: {exc}") from exc
+    if first != PARAM_MAGIC.encode():
+        raise ModelError(
+            f"{param} is not an ncnn .param file (its first line is not {PARAM_MAGIC}): {_REEXPORT}"
+        )
+
+
+@contextlib.contextmanager
+def _captured_stderr():
+    """Collect what C code writes to file descriptor 2 (ncnn's messages) into ``out[0]``."""
+    out = [""]
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr: nothing to capture
+        yield out
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield out
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            out[0] = tmp.read(8192).decode("utf-8", "replace").strip()
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:
@@ -110,6 +202,42 @@ def fit_fast(bgr: np.ndarray, spec: Preprocessing, buffers: _Buffers | None = No
     return fit(bgr, spec)
 
 
+def _personal_model_installed() -> bool:
+    """Something is installed as the active user model (whether or not it loads)."""
+    active = active_model_dir()
+    try:
+        return active.is_dir() and any(active.iterdir())
+    except OSError:
+        return False
+
+
+def _load_net(ncnn, param: Path, binary: Path, threads: int, exact: bool):
+    """An ``ncnn.Net`` with both files loaded; ncnn's own messages go into the error, not stderr."""
+    net = ncnn.Net()
+    net.opt.num_threads = threads
+    net.opt.use_vulkan_compute = False
+    if exact:
+        net.opt.use_fp16_storage = False
+        net.opt.use_fp16_packed = False
+        net.opt.use_fp16_arithmetic = False
+    with _captured_stderr() as said:
+        failed = None
+        if net.load_param(str(param)) != 0:
+            failed = param
+        elif net.load_model(str(binary)) != 0:
+            failed = binary
+    if failed is not None:
+        why = f" (ncnn: {' / '.join(said[0].splitlines()[:3])})" if said[0] else ""
+        if failed == binary:
+            problem = f"{binary}: it is truncated or does not match {param.name}"
+        else:
+            problem = f"{param}: it is broken"
+        raise ModelError(f"ncnn cannot load {problem}{why}: {_REEXPORT}")
+    if said[0]:
+        log.debug("ncnn: %s", said[0])
+    return net
+
+
 class GestureClassifier:
     """``GestureClassifier()(bgr) -> Prediction``.
 
@@ -120,11 +248,37 @@ class GestureClassifier:
     """
 
     def __init__(self, path: str | Path | None = None, threads: int = 1, exact: bool = False):
+        if int(threads) < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        #: Which model runs: ``"shipped"``, ``"personal"`` or the explicit path as given.
+        self.origin: str
+        if path is not None:
+            self._load(path, int(threads), exact)
+            self.origin = str(path)
+        elif _personal_model_installed():
+            active = active_model_dir()
+            try:
+                self._load(active, int(threads), exact)
+                self.origin = "personal"
+            except ModelError as exc:
+                problem = str(exc).replace(f": {_REEXPORT}", "")
+                log.warning(
+                    "YOUR PERSONAL MODEL IS BROKEN, USING THE SHIPPED MODEL INSTEAD: %s. Run "
+                    "'python -m training personalize --reset' to go back to the shipped model "
+                    "(or personalize again)",
+                    problem,
+                )
+                self._load(SHIPPED_MODEL_DIR, int(threads), exact)
+                self.origin = "shipped"
+        else:
+            self._load(default_model_dir(), int(threads), exact)
+            self.origin = "shipped"
+        log.info("gesture model: %s (%s, %d threads)", self.origin, self.folder, self.threads)
+
+    def _load(self, path: str | Path, threads: int, exact: bool) -> None:
         import ncnn
 
         meta, folder = load_metadata(path)
-        if int(threads) < 1:
-            raise ValueError(f"threads must be at least 1, got {threads}")
         self.metadata = meta
         self.folder = folder
         try:
@@ -137,7 +291,7 @@ class GestureClassifier:
         self.input_blob = meta.get("input_blob", "in0")
         self.output_blob = meta.get("output_blob", "out0")
         self.outputs_logits = meta.get("output", "logits") == "logits"
-        self.threads = int(threads)
+        self.threads = threads
         self._lock = threading.Lock()
         self._buffers = _Buffers()  # used under the lock only
         self._input_allocator = ncnn.PoolAllocator()  # input Mats reuse their memory
@@ -147,18 +301,7 @@ class GestureClassifier:
         self._pixel_type = pixel.PIXEL_BGR2RGB if rgb else pixel.PIXEL_BGR
         self._mean = [float(v) for v in self.preprocessing.mean]
         self._norm = [float(v) for v in self.preprocessing.norm]
-        net = ncnn.Net()
-        net.opt.num_threads = self.threads
-        net.opt.use_vulkan_compute = False
-        if exact:
-            net.opt.use_fp16_storage = False
-            net.opt.use_fp16_packed = False
-            net.opt.use_fp16_arithmetic = False
-        param, binary = folder / meta["param"], folder / meta["bin"]
-        if net.load_param(str(param)) != 0 or net.load_model(str(binary)) != 0:
-            raise ModelError(f"ncnn could not load {param} / {binary}: re-export the model")
-        self._net = net
-        log.debug("loaded %s (%d threads)", folder, self.threads)
+        self._net = _load_net(ncnn, folder / meta["param"], folder / meta["bin"], threads, exact)
 
     @property
     def input_size(self) -> tuple[int, int]:
