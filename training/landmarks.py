@@ -1,0 +1,270 @@
+"""``python -m training landmarks``: fetch MediaPipe's hand-landmark networks and convert them.
+
+The ``mediapipe`` wheel (a zip) carries ``hand_landmark_full.tflite`` and
+``hand_landmark_lite.tflite`` (Apache-2.0). They are read out of it without importing mediapipe
+(its protobuf<5 pin clashes with onnx), converted TFLite -> ONNX (``tflite2onnx``) -> ncnn
+(``pnnx``), and the ncnn model is checked against the ONNX one under onnxruntime (and against
+TFLite itself when ``ai-edge-litert`` is installed) on real photos: landmarks within 1 px,
+presence within 0.01, or the command fails and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from vision.errors import ModelError
+from vision.hand import INPUT_SIZE, LandmarkNet
+from vision.paths import ASSETS_DIR
+
+log = logging.getLogger("training.landmarks")
+
+MEDIAPIPE_VERSION = "0.10.21"
+VARIANTS = ("full", "lite")
+WHEEL_PATH = "mediapipe/modules/hand_landmark/hand_landmark_{}.tflite"
+WHEEL_LICENSE = f"mediapipe-{MEDIAPIPE_VERSION}.dist-info/LICENSE"
+NOTICE = f"""\
+The files hand_landmark_full.ncnn.* and hand_landmark_lite.ncnn.* in this folder are converted
+from MediaPipe's hand landmark models (hand_landmark_full.tflite, hand_landmark_lite.tflite),
+Copyright The MediaPipe Authors, licensed under the Apache License, Version 2.0 (LICENSE here,
+as shipped in the mediapipe {MEDIAPIPE_VERSION} wheel). Source: https://github.com/google-ai-edge/mediapipe
+(mediapipe/modules/hand_landmark/), taken from the mediapipe=={MEDIAPIPE_VERSION} wheel on PyPI.
+Changes: converted TFLite -> ONNX (tflite2onnx) -> ncnn (pnnx, fp32 weights) by
+`python -m training landmarks`; the weights are otherwise unchanged.
+"""
+HAND_DIR = ASSETS_DIR / "hand"
+#: ncnn blob names pnnx gives the converted network (checked against ONNX at conversion).
+BLOBS = {
+    "input": "in0",
+    "landmarks": "out0",
+    "presence": "out1",
+    "handedness": "out2",
+    "world": "out3",
+}
+LANDMARK_TOLERANCE_PX = 1.0
+PRESENCE_TOLERANCE = 0.01
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out", type=Path, default=HAND_DIR, help="where the ncnn files go (default: %(default)s)"
+    )
+    p.add_argument(
+        "--wheel",
+        type=Path,
+        default=None,
+        help=f"a downloaded mediapipe {MEDIAPIPE_VERSION} wheel (default: pip downloads it)",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        default=[Path("../shared/datasets/rps-sxsw"), Path("../shared/datasets/best-of-one")],
+        help="dataset folders whose photos the check runs on (default: %(default)s)",
+    )
+    p.add_argument("--images", type=int, default=48, help="photos to check on (default: 48)")
+
+
+def download_wheel(folder: Path) -> Path:
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "-d", str(folder), f"mediapipe=={MEDIAPIPE_VERSION}",
+    ]  # fmt: skip
+    log.info("downloading the mediapipe %s wheel (no install)", MEDIAPIPE_VERSION)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = sorted(folder.glob("mediapipe-*.whl"))
+    if done.returncode != 0 or not wheels:
+        raise ModelError(
+            f"pip could not download mediapipe=={MEDIAPIPE_VERSION}: {done.stderr.strip()[-300:]}"
+            " -- download the wheel by hand and pass it with --wheel"
+        )
+    return wheels[0]
+
+
+def read_tflite(wheel: Path, variant: str, out: Path) -> Path:
+    name = WHEEL_PATH.format(variant)
+    try:
+        with zipfile.ZipFile(wheel) as z:
+            data = z.read(name)
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise ModelError(f"{wheel} has no readable {name}: {exc}") from exc
+    path = out / f"hand_landmark_{variant}.tflite"
+    path.write_bytes(data)
+    return path
+
+
+def pnnx_binary() -> str:
+    """The pnnx converter: inside the installed ``pnnx`` package, else on PATH."""
+    try:
+        import pnnx
+
+        inside = Path(pnnx.__file__).resolve().parent / "pnnx"
+        if inside.is_file():
+            return str(inside)
+    except ImportError:
+        pass
+    found = shutil.which("pnnx")
+    if found:
+        return found
+    raise ModelError("the pnnx converter was not found: pip install pnnx (the train extra)")
+
+
+def convert(tflite: Path, work: Path) -> tuple[Path, Path, Path]:
+    """TFLite -> ONNX -> ncnn; returns (onnx, param, bin) in ``work``."""
+    import tflite2onnx
+
+    stem = tflite.stem
+    onnx_path = work / f"{stem}.onnx"
+    # it warns once per fp16 weight that it dequantises; the parity check is what counts
+    logging.getLogger("tflite2onnx").setLevel(logging.ERROR)
+    tflite2onnx.convert(str(tflite), str(onnx_path))
+    done = subprocess.run(
+        [pnnx_binary(), onnx_path.name, f"inputshape=[1,3,{INPUT_SIZE},{INPUT_SIZE}]", "fp16=0"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+    )
+    param, binary = work / f"{stem}.ncnn.param", work / f"{stem}.ncnn.bin"
+    if done.returncode != 0 or not param.is_file():
+        raise ModelError(f"pnnx failed on {onnx_path.name}: {done.stderr.strip()[-400:]}")
+    return onnx_path, param, binary
+
+
+def check_images(folders: list[Path], count: int) -> list[Path]:
+    files = sorted(
+        p for f in folders for p in f.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+    )
+    if not files:
+        raise ModelError(f"no photos under {', '.join(map(str, folders))} to check the model on")
+    step = max(1, len(files) // count)
+    return files[::step][:count]
+
+
+def _reference_runners(onnx_path: Path, tflite: Path):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+
+    def run_onnx(rgb01: np.ndarray):
+        lm, presence, _hand, _world = sess.run(None, {name: rgb01.transpose(2, 0, 1)[None]})
+        return lm.reshape(21, 3), float(presence.ravel()[0])
+
+    runners = {"onnxruntime": run_onnx}
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        log.info("ai-edge-litert is not installed: checking against onnxruntime only")
+        return runners
+    interp = Interpreter(str(tflite))
+    interp.allocate_tensors()
+    index = interp.get_input_details()[0]["index"]
+    outs = {d["name"]: d["index"] for d in interp.get_output_details()}
+
+    def run_tflite(rgb01: np.ndarray):
+        interp.set_tensor(index, rgb01[None])
+        interp.invoke()
+        lm = interp.get_tensor(outs["Identity"]).reshape(21, 3)
+        return lm, float(interp.get_tensor(outs["Identity_1"]).ravel()[0])
+
+    runners["tflite"] = run_tflite
+    return runners
+
+
+def check_parity(param: Path, binary: Path, onnx_path: Path, tflite: Path, images: list[Path]):
+    """Largest landmark (px) and presence differences of ncnn against each reference."""
+    import cv2
+
+    net = LandmarkNet(param, binary, BLOBS, threads=1, exact=True)
+    runners = _reference_runners(onnx_path, tflite)
+    worst = {name: [0.0, 0.0] for name in runners}
+    for path in images:
+        bgr = cv2.imread(str(path))
+        if bgr is None:
+            continue
+        crop = cv2.resize(bgr, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+        rgb01 = np.ascontiguousarray(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), np.float32) / 255.0
+        lm, presence, _ = net.run_pixels(crop)
+        for name, run in runners.items():
+            ref_lm, ref_p = run(rgb01)
+            w = worst[name]
+            w[0] = max(w[0], float(np.abs(lm[:, :2] - ref_lm[:, :2]).max()))
+            w[1] = max(w[1], abs(presence - ref_p))
+    return {name: {"max_landmark_px": a, "max_presence": b} for name, (a, b) in worst.items()}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build(out: Path, wheel: Path | None, data: list[Path], images: int) -> dict:
+    """Fetch, convert and check both variants; install into ``out`` only if all pass."""
+    photos = check_images(data, images)
+    report = {}
+    with tempfile.TemporaryDirectory(prefix="rps-landmarks-") as tmp:
+        work = Path(tmp)
+        wheel = wheel if wheel is not None else download_wheel(work)
+        staged = work / "staged"
+        staged.mkdir()
+        for variant in VARIANTS:
+            tflite = read_tflite(wheel, variant, work)
+            onnx_path, param, binary = convert(tflite, work)
+            parity = check_parity(param, binary, onnx_path, tflite, photos)
+            for ref, d in parity.items():
+                log.info(
+                    "%s vs %s on %d photos: landmarks within %.4f px, presence within %.2e",
+                    variant, ref, len(photos), d["max_landmark_px"], d["max_presence"],
+                )  # fmt: skip
+                if d["max_landmark_px"] > LANDMARK_TOLERANCE_PX or (
+                    d["max_presence"] > PRESENCE_TOLERANCE
+                ):
+                    raise ModelError(
+                        f"the ncnn {variant} model disagrees with {ref}: landmarks "
+                        f"{d['max_landmark_px']:.3f} px (limit {LANDMARK_TOLERANCE_PX}), presence "
+                        f"{d['max_presence']:.4f} (limit {PRESENCE_TOLERANCE}); nothing written"
+                    )
+            for src in (param, binary):
+                shutil.copy(src, staged / f"hand_landmark_{variant}{src.name[len(tflite.stem):]}")
+            report[variant] = {
+                "source": f"mediapipe=={MEDIAPIPE_VERSION} wheel, {WHEEL_PATH.format(variant)}",
+                "tflite_sha256": sha256(tflite),
+                "param": f"hand_landmark_{variant}.ncnn.param",
+                "bin": f"hand_landmark_{variant}.ncnn.bin",
+                "parity": {"images": len(photos), **parity},
+            }
+        with zipfile.ZipFile(wheel) as z:
+            (staged / "LICENSE").write_bytes(z.read(WHEEL_LICENSE))
+        (staged / "NOTICE").write_text(NOTICE)
+        out.mkdir(parents=True, exist_ok=True)
+        for f in staged.iterdir():
+            shutil.copy(f, out / f.name)
+    (out / "conversion.json").write_text(json.dumps({"blobs": BLOBS, **report}, indent=2) + "\n")
+    return report
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        report = build(args.out, args.wheel, args.data, args.images)
+    except (ModelError, OSError) as exc:
+        print(f"landmarks: {exc}", file=sys.stderr)
+        return 2
+    for variant, r in report.items():
+        print(f"{variant}: {args.out / r['param']} (parity {json.dumps(r['parity'])})")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = argparse.ArgumentParser(prog="python -m training.landmarks")
+    add_arguments(parser)
+    sys.exit(main(parser.parse_args()))
