@@ -76,6 +76,7 @@ class App:
         self.last_over: MatchOver | None = None
         self.exit_code: int | None = None
         self.shots = 0
+        self._shot_failed = False  # warned once that screenshots cannot be written
         self.screens_shown: list[str] = []
 
     def _referee(self) -> Referee:
@@ -183,9 +184,16 @@ class App:
             return
         screen._shot = True
         folder = Path(self.options.screenshot_dir)
-        folder.mkdir(parents=True, exist_ok=True)
         self.shots += 1
-        pygame.image.save(surface, str(folder / f"{self.shots:03d}-{screen.name}.png"))
+        path = folder / f"{self.shots:03d}-{screen.name}.png"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            pygame.image.save(surface, str(path))
+        except (OSError, pygame.error) as exc:  # a full or read-only disk: play on
+            if not self._shot_failed:
+                log.warning("cannot save the screenshot %s (%s): playing on without "
+                            "screenshots", path, exc)  # fmt: skip
+            self._shot_failed = True
 
     def _settled(self, screen: Screen) -> bool:
         """A screen is photographed once its opening animation is over."""

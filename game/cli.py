@@ -74,7 +74,15 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(f"--model {args.model}: no such file or folder (an exported model folder)")
     hw = str(args.hardware).strip()
     if hw.lower() not in ("", "none") and not Path(hw).expanduser().is_file():
-        parser.error(f"--hardware {hw}: no such file; pass a TOML body config or 'none'")
+        what = "is a folder, not a file" if Path(hw).expanduser().is_dir() else "no such file"
+        parser.error(f"--hardware {hw}: {what}; pass a TOML body config (for example "
+                     "hardware/example.toml) or 'none'")  # fmt: skip
+    if args.screenshot_dir is not None and not args.headless:
+        from vision.paths import unwritable_reason
+
+        if problem := unwritable_reason(args.screenshot_dir):
+            parser.error(f"--screenshot-dir {args.screenshot_dir}: {problem}; pass a folder "
+                         "you can write to, or leave the option out")  # fmt: skip
 
 
 def _create_body(parser, args):
@@ -90,6 +98,19 @@ def _create_body(parser, args):
         return create_body(args.hardware, pins=args.pins, mute=args.mute)
     except (RPSError, ValueError, OSError) as exc:
         parser.error(f"--hardware {args.hardware}: {exc}")
+
+
+def _open_input(parser: argparse.ArgumentParser, args: argparse.Namespace, open_input):
+    """The player's input; a ``--model`` or ``--source`` that cannot be used exits 2."""
+    from vision.errors import ModelError, RPSError
+
+    try:
+        player_input = open_input(args.source, model=args.model, threads=args.threads)
+    except (RPSError, OSError, ImportError) as exc:
+        if isinstance(exc, ModelError) or args.source is None:
+            parser.error(f"--model {args.model or '(default)'}: {exc}")
+        parser.error(f"--source {args.source}: {exc} (or --source keyboard to play with the keys)")
+    return player_input
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,20 +154,24 @@ def play(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     body = _create_body(parser, args)
     try:
-        player_input = open_input(args.source, model=args.model, threads=args.threads)
+        player_input = _open_input(parser, args, open_input)
         sounds = load_sounds(mute=args.mute)
+        app = App(options, player_input, sounds, body)
         try:
             with sigterm_raises():  # systemd's stop still runs body.close() below
-                return App(options, player_input, sounds, body).run()
+                return app.run()
         except KeyboardInterrupt:
             return 130
         except Exception as exc:  # the display could not open, for one
             import pygame
 
-            if isinstance(exc, pygame.error):
+            if not isinstance(exc, pygame.error):
+                raise
+            if app.screens_shown:  # the window was open: this is not about the display
+                print(f"error: the game stopped: {exc}", file=sys.stderr)
+            else:
                 print(f"error: cannot open the game window: {exc} (try SDL_VIDEODRIVER=kmsdrm "
                       "on a Pi without a desktop, or --headless)", file=sys.stderr)  # fmt: skip
-                return 1
-            raise
+            return 1
     finally:
         body.close()

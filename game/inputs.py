@@ -1,8 +1,10 @@
 """Where the player's throw comes from: the gesture stream (camera or video file) or the keyboard.
 
-``open_input(source, ...)`` never raises for a missing or broken camera: it returns keyboard
-input with a ``message`` that the game shows on screen. A video file is played in real time and
-looped, so a short clip never stalls a match.
+``open_input(source, ...)``: only the default (no ``--source``, no ``--model``) falls back to the
+keyboard when camera 0 or the model cannot be used, with a ``message`` that the game shows on
+screen. A ``source`` or ``model`` the player asked for by name that cannot be used raises
+(``RPSError`` or ``OSError``): the game must not pretend to see. A video file is played in real
+time and looped, so a short clip never stalls a match.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class PlayerInput:
     name: str = KEYBOARD
     message: str | None = None  # why we are here instead of on a camera, if we are
     mirror: bool = False
+    model: str | None = None  # which gesture model reads the hand: GestureClassifier.origin
 
     @property
     def camera(self) -> bool:
@@ -46,8 +49,8 @@ class PlayerInput:
 class StreamInput(PlayerInput):
     """Readings and preview frames from a ``vision.stream.GestureStream``."""
 
-    def __init__(self, stream, name: str, mirror: bool):
-        super().__init__(name=name, message=None, mirror=mirror)
+    def __init__(self, stream, name: str, mirror: bool, model: str | None = None):
+        super().__init__(name=name, message=None, mirror=mirror, model=model)
         self.stream = stream
 
     @property
@@ -77,7 +80,11 @@ def is_live_spec(spec: str) -> bool:
 
 
 def open_input(source: str | None, *, model: str | None = None, threads: int = 1) -> PlayerInput:
-    """The player's input for ``--source``; ``None`` tries camera 0, then the keyboard."""
+    """The player's input for ``--source``; ``None`` tries camera 0, then the keyboard.
+
+    A ``model`` or ``source`` given by name that cannot be used raises ``RPSError`` (or
+    ``OSError`` / ``ImportError``) instead of falling back.
+    """
     if source is not None and source.strip().lower() == KEYBOARD:
         return PlayerInput()
     spec = "0" if source is None else source
@@ -89,6 +96,8 @@ def open_input(source: str | None, *, model: str | None = None, threads: int = 1
 
         classifier = GestureClassifier(model, threads=threads)
     except (RPSError, OSError, ImportError) as exc:
+        if model is not None or source is not None:
+            raise
         log.warning("cannot load the gesture model (%s): playing with the keyboard", exc)
         return PlayerInput(message=f"Cannot load the gesture model: {exc}")
     try:
@@ -98,7 +107,8 @@ def open_input(source: str | None, *, model: str | None = None, threads: int = 1
         frames = open_source(spec, loop=not live, realtime=not live)
         stream = GestureStream(frames, classifier)
     except (RPSError, OSError, ImportError) as exc:
-        what = "No camera found" if live else f"Cannot play {spec}"
-        log.warning("%s (%s): playing with the keyboard", what, exc)
-        return PlayerInput(message=f"{what}: {exc}")
-    return StreamInput(stream, name=frames.name, mirror=live)
+        if source is not None:
+            raise
+        log.warning("no camera found (%s): playing with the keyboard", exc)
+        return PlayerInput(message=f"No camera found: {exc}")
+    return StreamInput(stream, name=frames.name, mirror=live, model=classifier.origin)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_MODEL = ROOT / "assets" / "models"
 DATASETS = ROOT.parent / "shared" / "datasets"
 
 
@@ -53,3 +56,31 @@ def gesture_clip(path: Path, labels: Iterable[str], frames_each: int = 10, size=
                 yield img
 
     return write_video(path, frames())
+
+
+def broken_model_copy(tmp_path: Path, kind: str) -> Path:
+    """A copy of the shipped model broken one way, as a user's disk or a bad export leaves it."""
+    folder = tmp_path / kind
+    shutil.copytree(SHIPPED_MODEL, folder)
+    meta = json.loads((folder / "model.json").read_text())
+    binary, param = folder / meta["bin"], folder / meta["param"]
+    if kind == "empty-bin":
+        binary.write_bytes(b"")
+    elif kind == "truncated-bin":
+        binary.write_bytes(binary.read_bytes()[:100_000])
+    elif kind == "missing-bin":
+        binary.unlink()
+    elif kind == "broken-param":
+        lines = param.read_text().splitlines()
+        param.write_text("\n".join(lines[:2] + lines[5:]) + "\n")
+    elif kind == "not-a-param":
+        param.write_text("hello\n")
+    elif kind == "invalid-json":
+        (folder / "model.json").write_text('{"classes": [')
+    elif kind == "incomplete-json":
+        del meta["classes"]
+        (folder / "model.json").write_text(json.dumps(meta))
+    elif kind == "empty-folder":
+        shutil.rmtree(folder)
+        folder.mkdir()
+    return folder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import gesture_clip
+from helpers import broken_model_copy, gesture_clip
 
 from game import cli
 
@@ -53,13 +54,15 @@ def test_demo_plays_a_whole_match_on_a_video_of_real_photos(datasets_dir, tmp_pa
             assert json.loads(line)["outcome"] in ("win", "lose", "draw", "void")
 
 
-def test_no_camera_says_so_and_plays_with_the_keyboard(tmp_path):
+@pytest.mark.skipif(Path("/dev/video0").exists(), reason="a camera 0 is plugged in here")
+def test_no_default_camera_says_so_and_plays_with_the_keyboard(tmp_path):
     shots, log = tmp_path / "shots", tmp_path / "rounds.jsonl"
     result = run_game(
-        "--source", "/dev/video99", "--auto", "--rounds", "1", "--speed", "8", "--mute",
+        "--auto", "--rounds", "1", "--speed", "8", "--mute",
         "--screenshot-dir", str(shots), "--log", str(log), "--seed", "2",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "no camera found" in result.stderr and "WARN:" not in result.stderr  # OpenCV's own
     seen = screens(shots)
     assert seen[:2] == ["nocamera", "attract"] and seen[-1] == "matchend"
     records = [json.loads(line) for line in log.read_text().splitlines()]
@@ -75,6 +78,7 @@ def test_no_camera_says_so_and_plays_with_the_keyboard(tmp_path):
         (["--strategy", "psychic"], "invalid choice"),
         (["--model", "/no/such/model"], "--model"),
         (["--hardware", "/no/such/body.toml"], "--hardware"),
+        (["--hardware", "hardware"], "--hardware hardware: is a folder, not a file"),
         (["--speed", "0"], "--speed"),
         (["--pins", "gpio"], "invalid choice"),
     ],
@@ -116,8 +120,75 @@ def test_an_unwritable_log_only_warns_and_the_match_is_played(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the log's folder should be")
     result = run_game(
-        "--source", "/dev/video99", "--auto", "--rounds", "1", "--speed", "8", "--mute",
+        "--source", "keyboard", "--auto", "--rounds", "1", "--speed", "8", "--mute",
         "--log", str(blocker / "rounds.jsonl"), "--seed", "2",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "cannot write the round log" in result.stderr and "Traceback" not in result.stderr
+
+
+def _refused(result: subprocess.CompletedProcess, *words: str) -> None:
+    """Exit 2 with a message, no traceback, no match played on invented throws."""
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "game.referee: attempt" not in result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    "kind", ["truncated-bin", "broken-param", "incomplete-json", "empty-folder"]
+)
+def test_a_broken_model_asked_for_is_an_error_not_keyboard_play(tmp_path, kind):
+    model = broken_model_copy(tmp_path, kind)
+    result = run_game("--model", str(model), "--auto", "--rounds", "1", "--speed", "8", "--mute")
+    _refused(result, f"--model {model}", str(model))
+    assert "ModelBin" not in result.stderr.replace("(ncnn: ModelBin", "")  # no raw ncnn lines
+
+
+@pytest.mark.parametrize("kind", ["not-a-video", "empty-folder", "camera-7", "picam"])
+def test_a_source_asked_for_that_cannot_be_used_is_an_error(tmp_path, kind):
+    if kind == "picam" and importlib.util.find_spec("picamera2") is not None:
+        pytest.skip("picamera2 is installed here")
+    source = {
+        "not-a-video": str(ROOT / "README.md"),
+        "empty-folder": str(tmp_path),
+        "camera-7": "7",
+        "picam": "picam",
+    }[kind]
+    if kind == "camera-7" and Path("/dev/video7").exists():
+        pytest.skip("a camera 7 exists here")
+    result = run_game("--source", source, "--auto", "--rounds", "1", "--speed", "8", "--mute")
+    _refused(result, f"--source {source}", "--source keyboard")
+    assert "WARN:" not in result.stderr  # OpenCV's own lines stay quiet
+
+
+def test_an_unwritable_screenshot_dir_is_refused_up_front(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_game("--source", "keyboard", "--screenshot-dir", str(blocker / "shots"))
+    _refused(result, "--screenshot-dir", "pass a folder you can write to")
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    try:
+        result = run_game("--source", "keyboard", "--screenshot-dir", str(read_only))
+    finally:
+        read_only.chmod(0o755)
+    _refused(result, f"--screenshot-dir {read_only}: {read_only} is read-only")
+
+
+def test_a_screenshot_that_cannot_be_written_warns_once_and_play_goes_on(tmp_path):
+    from game.screens import SCREENS
+
+    shots = tmp_path / "shots"
+    for number in range(1, 40):  # every name a shot could take is a folder: each save fails
+        for name in SCREENS:
+            (shots / f"{number:03d}-{name}.png").mkdir(parents=True)
+    result = run_game(
+        "--source", "keyboard", "--auto", "--rounds", "1", "--speed", "8", "--mute",
+        "--screenshot-dir", str(shots), "--seed", "2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("cannot save the screenshot") == 1, result.stderr[-3000:]
+    assert "SDL_VIDEODRIVER" not in result.stderr and "Traceback" not in result.stderr
+    assert "game.referee: attempt" in result.stderr

@@ -8,6 +8,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from helpers import broken_model_copy
 
 from vision import GestureClassifier, Prediction
 from vision.classifier import _area_shrink, fit_fast, load_metadata
@@ -196,34 +197,6 @@ def test_active_user_model_is_preferred(tmp_path, monkeypatch):
     assert GestureClassifier().folder == active
 
 
-def _broken_copy(tmp_path, kind: str):
-    """A copy of the shipped model broken one way, as a user's disk or a bad export leaves it."""
-    folder = tmp_path / kind
-    shutil.copytree(SHIPPED_MODEL_DIR, folder)
-    meta = json.loads((folder / "model.json").read_text())
-    binary, param = folder / meta["bin"], folder / meta["param"]
-    if kind == "empty-bin":
-        binary.write_bytes(b"")
-    elif kind == "truncated-bin":
-        binary.write_bytes(binary.read_bytes()[:100_000])
-    elif kind == "missing-bin":
-        binary.unlink()
-    elif kind == "broken-param":
-        lines = param.read_text().splitlines()
-        param.write_text("\n".join(lines[:2] + lines[5:]) + "\n")
-    elif kind == "not-a-param":
-        param.write_text("hello\n")
-    elif kind == "invalid-json":
-        (folder / "model.json").write_text('{"classes": [')
-    elif kind == "incomplete-json":
-        del meta["classes"]
-        (folder / "model.json").write_text(json.dumps(meta))
-    elif kind == "empty-folder":
-        shutil.rmtree(folder)
-        folder.mkdir()
-    return folder
-
-
 BROKEN = {
     "empty-bin": r"model\.ncnn\.bin is empty",
     "truncated-bin": r"model\.ncnn\.bin: it is truncated",
@@ -238,7 +211,7 @@ BROKEN = {
 
 @pytest.mark.parametrize("kind", list(BROKEN))
 def test_a_broken_model_names_the_file_and_ncnn_stays_quiet(tmp_path, capfd, kind):
-    folder = _broken_copy(tmp_path, kind)
+    folder = broken_model_copy(tmp_path, kind)
     with pytest.raises(ModelError, match=BROKEN[kind]) as caught:
         GestureClassifier(folder)
     assert str(folder) in str(caught.value)

@@ -45,3 +45,29 @@ def default_model_dir() -> Path:
     if (active / METADATA_NAME).is_file():
         return active
     return SHIPPED_MODEL_DIR
+
+
+def unwritable_reason(folder: str | Path, probe_bytes: int = 4096) -> str | None:
+    """Why files cannot be written into ``folder`` (created when missing), or ``None``.
+
+    A real write is tried (``probe_bytes`` flushed to disk and removed), so a read-only or full
+    filesystem is found before any work is done; a folder without write permission bits counts
+    as read-only even for root, who could write there anyway.
+    """
+    import stat
+    import tempfile
+
+    folder = Path(folder).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            return f"{folder} is read-only"
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".rps-write-test-") as f:
+            f.write(b"\0" * probe_bytes)
+            f.flush()
+            os.fsync(f.fileno())
+    except FileExistsError:
+        return f"{folder} is a file, not a folder"
+    except OSError as exc:
+        return f"cannot write into {folder}: {exc.strerror or exc}"
+    return None

@@ -9,6 +9,7 @@ returns ``None`` and ``state`` says ``"reconnecting"``. Nothing is opened at imp
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -351,6 +352,21 @@ class CameraSource(FrameSource):
             super().close()
 
 
+@contextlib.contextmanager
+def _opencv_quiet(cv2):
+    """OpenCV logs only errors inside (its warnings for a camera that is not there)."""
+    logging_ = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_ is None:
+        yield
+        return
+    level = logging_.getLogLevel()
+    logging_.setLogLevel(min(level, logging_.LOG_LEVEL_ERROR))
+    try:
+        yield
+    finally:
+        logging_.setLogLevel(level)
+
+
 def opencv_opener(
     device: int | str, *, width: int = 640, height: int = 480, fps: float = 30
 ) -> Callable[[], Capture]:
@@ -360,7 +376,8 @@ def opencv_opener(
         import cv2
 
         backend = cv2.CAP_V4L2 if isinstance(device, int) or str(device).startswith("/dev/") else 0
-        cap = cv2.VideoCapture(device, backend)
+        with _opencv_quiet(cv2):  # a missing camera is our SourceError, not OpenCV's WARN lines
+            cap = cv2.VideoCapture(device, backend)
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"OpenCV cannot open camera {device}: is it plugged in and free?")
