@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pygame
 
 from hardware.body import NullBody, RobotBody
@@ -31,6 +33,7 @@ from .strategy import make_strategy
 log = logging.getLogger(__name__)
 
 FPS = 30
+RECENT_FRAMES = 24  # camera frames kept around "shoot", to find the one a throw was read from
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Options:
     max_replays: int = 5
     show_fps: bool = False
     log_path: Path | None = None
+    notice: str | None = None  # a warning for the attract screen (e.g. which model fell back)
 
 
 class App:
@@ -74,6 +78,8 @@ class App:
         self.referee: Referee = self._referee()
         self.last_result: RoundResult | None = None
         self.last_over: MatchOver | None = None
+        self.recent_frames: deque = deque(maxlen=RECENT_FRAMES)
+        self.last_still: np.ndarray | None = None  # the box read for the last result
         self.exit_code: int | None = None
         self.shots = 0
         self._shot_failed = False  # warned once that screenshots cannot be written
@@ -98,6 +104,7 @@ class App:
     def new_match(self) -> None:
         self.referee = self._referee()
         self.last_result = self.last_over = None
+        self.last_still = None
 
     def quit(self, code: int = 0) -> None:
         self.exit_code = code
@@ -105,6 +112,29 @@ class App:
     def auto_throw(self, referee: Referee) -> None:
         """``--auto`` with keyboard input: a random throw, so demos play by themselves."""
         referee.throw(self.rng.choice(THROWS))
+
+    def remember_frame(self) -> None:
+        """Keep the newest camera frame (each once) so the result can show the one it read."""
+        frame = self.input.frame()
+        if frame is None or getattr(frame, "image", None) is None:
+            return
+        if self.recent_frames and self.recent_frames[-1].index == frame.index:
+            return
+        self.recent_frames.append(frame)
+
+    def still_for(self, frame_index: int | None) -> np.ndarray | None:
+        """The box the recogniser read in frame ``frame_index`` (or the nearest kept frame), as
+        the player saw it in the preview (mirrored for a camera); None without frames."""
+        if not self.recent_frames:
+            return None
+        if frame_index is None:
+            frame = self.recent_frames[-1]
+        else:
+            frame = min(self.recent_frames, key=lambda f: abs(f.index - frame_index))
+        image = frame.image
+        x, y, w, h = self.input.roi_rect(image.shape)
+        crop = image[y : y + h, x : x + w]
+        return np.ascontiguousarray(crop[:, ::-1] if self.input.mirror else crop)
 
     def log_round(self, result: RoundResult, over: MatchOver | None) -> None:
         if self.round_log is None:

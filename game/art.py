@@ -7,6 +7,9 @@ then cached. Nothing here opens a window; fonts need ``pygame.font.init()`` firs
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 
 import pygame
@@ -167,11 +170,60 @@ def draw_robot_face(
         pygame.draw.line(surface, METAL, (x, grille.top + 3), (x, grille.bottom - 3), 2)
 
 
+MARGIN = 8  # no text comes closer than this to the edge of the surface it is drawn on
+
+#: While ``recording_text()`` is active: every line drawn, as ``DrawnText``.
+_recorded: list[DrawnText] | None = None
+
+
+@dataclass(frozen=True)
+class DrawnText:
+    """One line of text as drawn: where it went and how tall its font was, in pixels."""
+
+    message: str
+    rect: pygame.Rect
+    line_height: int
+    surface_size: tuple[int, int]
+
+
+@contextmanager
+def recording_text() -> Iterator[list[DrawnText]]:
+    """Collect every line ``text()`` draws (for tests that check what fits where)."""
+    global _recorded
+    previous, _recorded = _recorded, []
+    try:
+        yield _recorded
+    finally:
+        _recorded = previous
+
+
 @lru_cache(maxsize=32)
 def font(size: int, bold: bool = False) -> pygame.font.Font:
     f = pygame.font.Font(None, size)
     f.set_bold(bold)
     return f
+
+
+@lru_cache(maxsize=512)
+def render(message: str, size: int, colour=INK) -> pygame.Surface:
+    """One line at ``size``, rendered twice as big and smooth-scaled down: SDL_ttf's hinting at
+    small sizes spaces letters unevenly ("re played", "sclssors"); the big render does not."""
+    size = max(8, int(size))
+    big = font(size * 2, bold=size >= 40).render(message, True, colour)
+    w, h = big.get_size()
+    return pygame.transform.smoothscale(big, (max(1, w // 2), max(1, h // 2)))
+
+
+def fit_size(message: str, size: int, max_width: float) -> int:
+    """The largest font size up to ``size`` at which ``message`` is at most ``max_width`` wide."""
+    size = max(8, int(size))
+    width = font(size * 2, bold=size >= 40).size(message)[0] / 2
+    if width <= max_width:
+        return size
+    size = max(8, int(size * max_width / width))
+    while size > 8 and font(size * 2, bold=size >= 40).size(message)[0] / 2 > max_width:
+        size -= 1
+    return size
 
 
 def text(
@@ -185,9 +237,20 @@ def text(
     topright: tuple[float, float] | None = None,
     shadow: bool = False,
     scale: float = 1.0,
+    max_width: float | None = None,
+    grow: float = 1.0,
 ) -> pygame.Rect:
-    """Draw one line of text; returns where it went."""
-    img = font(max(8, int(size)), bold=size >= 40).render(message, True, colour)
+    """Draw one line of text; returns where it went.
+
+    The line always fits: the font shrinks until the line, drawn at ``max(scale, grow)``, is at
+    most ``max_width`` wide (and never wider than the surface less ``MARGIN`` each side), and the
+    box is then moved inside the surface. ``grow``: the largest ``scale`` an animation will use,
+    so a pulsing title keeps one font size and still fits at its biggest.
+    """
+    bounds = surface.get_rect().inflate(-2 * MARGIN, -2 * MARGIN)
+    limit = bounds.width if max_width is None else min(max_width, bounds.width)
+    size = fit_size(message, size, limit / max(scale, grow, 1e-6))
+    img = render(message, size, colour)
     if scale != 1.0:
         w, h = img.get_size()
         img = pygame.transform.smoothscale(img, (max(1, int(w * scale)), max(1, int(h * scale))))
@@ -198,12 +261,16 @@ def text(
         rect.topright = (int(topright[0]), int(topright[1]))
     else:
         rect.topleft = (int((topleft or (0, 0))[0]), int((topleft or (0, 0))[1]))
+    rect.clamp_ip(bounds)
     if shadow:
-        shade = font(max(8, int(size)), bold=size >= 40).render(message, True, (0, 0, 0))
+        shade = render(message, size, (0, 0, 0))
         if scale != 1.0:
             shade = pygame.transform.smoothscale(shade, rect.size)
         surface.blit(shade, rect.move(3, 3))
     surface.blit(img, rect)
+    if _recorded is not None:
+        height = render(message, size, colour).get_height()
+        _recorded.append(DrawnText(message, rect.copy(), height, surface.get_size()))
     return rect
 
 

@@ -88,6 +88,7 @@ class Decision:
     votes: int
     readings: int
     confidence: float = 0.0  # mean confidence of the readings that voted for ``player``
+    frame_index: int | None = None  # the frame that shows it best (for the result's still)
 
 
 class Round:
@@ -109,6 +110,8 @@ class Round:
         self._confidence: Counter[Gesture] = Counter()
         self.readings_seen = 0
         self._frames: set[int] = set()
+        self._best_frame: dict[Gesture, tuple[float, int]] = {}  # most confident vote's frame
+        self._last_frame: int | None = None  # the newest frame read in the window
         self._explicit: Gesture | None = None
         self.decision: Decision | None = None
 
@@ -136,11 +139,15 @@ class Round:
         if not self.shoot_time - 1e-9 <= reading.timestamp <= self.end_time:
             return
         self._frames.add(reading.frame_index)
+        self._last_frame = reading.frame_index
         self.readings_seen += 1
         gesture = Gesture.parse(reading.gesture)
         if gesture.is_throw and reading.confidence >= self.timing.min_confidence:
             self.votes[gesture] += 1
             self._confidence[gesture] += float(reading.confidence)
+            best = self._best_frame.get(gesture)
+            if best is None or reading.confidence > best[0]:
+                self._best_frame[gesture] = (float(reading.confidence), reading.frame_index)
 
     def throw(self, gesture: Gesture | str) -> None:
         """An explicit throw (key or tap), accepted any time before the round is decided."""
@@ -173,5 +180,6 @@ class Round:
             gesture, count = self.votes.most_common(1)[0]
             if count >= self.timing.min_votes:
                 mean = self._confidence[gesture] / count
-                return Decision(gesture, count, self.readings_seen, mean)
-        return Decision(Gesture.NONE, 0, self.readings_seen)
+                frame = self._best_frame[gesture][1]
+                return Decision(gesture, count, self.readings_seen, mean, frame)
+        return Decision(Gesture.NONE, 0, self.readings_seen, frame_index=self._last_frame)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -56,15 +57,23 @@ class Screen:
 # ---- pieces shared by screens -----------------------------------------------------------------
 
 
-def draw_score(surface: pygame.Surface, ctx) -> None:
+def score_of(match) -> tuple[int, int, int]:
+    """(player wins, robot wins, draws) as the score bar shows them."""
+    return match.wins, match.losses, match.draws
+
+
+def draw_score(surface: pygame.Surface, ctx, score: tuple[int, int, int] | None = None) -> None:
+    """The score bar; ``score`` (wins, losses, draws) shows an earlier score than the match's."""
     match = ctx.referee.match
+    wins, losses, draws = score if score is not None else score_of(match)
     bar_rect = pygame.Rect(0, 0, WIDTH, 52)
     pygame.draw.rect(surface, art.PANEL, bar_rect)
-    art.text(surface, f"You {match.wins}", 40, art.SKIN, center=(WIDTH * 0.3, 27))
-    art.text(surface, f"{match.losses} Robot", 40, art.METAL, center=(WIDTH * 0.7, 27))
+    side, middle = 200, 110  # each side's name and score, and the middle, keep to their own part
+    art.text(surface, f"You {wins}", 40, art.SKIN, center=(WIDTH * 0.3, 27), max_width=side)
+    art.text(surface, f"{losses} Robot", 40, art.METAL, center=(WIDTH * 0.7, 27), max_width=side)
     kind = "endless" if match.endless else f"best of {match.best_of}"
-    art.text(surface, kind, 22, art.MUTED, center=(WIDTH / 2, 17))
-    art.text(surface, f"draws {match.draws}", 22, art.MUTED, center=(WIDTH / 2, 38))
+    art.text(surface, kind, 22, art.MUTED, center=(WIDTH / 2, 17), max_width=middle)
+    art.text(surface, f"draws {draws}", 22, art.MUTED, center=(WIDTH / 2, 38), max_width=middle)
 
 
 def frame_surface(ctx, size: tuple[int, int]):
@@ -109,12 +118,14 @@ def draw_camera(surface: pygame.Surface, ctx, rect: pygame.Rect) -> None:
 
 
 class ThrowButtons:
-    """Tap targets for rock, paper and scissors (keyboard/touch play)."""
+    """Tap targets for rock, paper and scissors (keyboard/touch play): a hand, the key, the name."""
 
-    def __init__(self, top: int, left: int = 430, width: int = 340):
+    LABEL_SIZE = 30  # a 20 px line: readable from arm's length on the 7" screen
+
+    def __init__(self, top: int, left: int = 430, width: int = 340, height: int = 130):
         w = width // 3
         self.rects = {
-            g: pygame.Rect(left + i * w + 4, top, w - 8, 112) for i, g in enumerate(THROWS)
+            g: pygame.Rect(left + i * w + 4, top, w - 8, height) for i, g in enumerate(THROWS)
         }
 
     def hit(self, pos) -> Gesture | None:
@@ -125,9 +136,73 @@ class ThrowButtons:
             colour = art.ACCENT if g is chosen else art.PANEL
             pygame.draw.rect(surface, colour, r, border_radius=12)
             pygame.draw.rect(surface, art.MUTED, r, 2, border_radius=12)
-            surface.blit(art.hand_sprite(g, 76, robot=False), (r.centerx - 38, r.top + 4))
-            key = str(g)[0].upper()
-            art.text(surface, f"{key}  {g}", 20, art.INK, center=(r.centerx, r.bottom - 12))
+            sprite = art.hand_sprite(g, 72, robot=False)
+            surface.blit(sprite, sprite.get_rect(midtop=(r.centerx + 8, r.top + 6)))
+            badge = pygame.Rect(r.left + 6, r.top + 6, 30, 30)
+            pygame.draw.rect(surface, art.BG, badge, border_radius=6)
+            art.text(surface, KEY_OF[g], self.LABEL_SIZE, art.ACCENT, center=badge.center)
+            art.text(
+                surface, str(g), self.LABEL_SIZE, art.INK,
+                center=(r.centerx, r.bottom - 18), max_width=r.width - 8,
+            )  # fmt: skip
+
+
+KEY_OF = {g: str(g)[0].upper() for g in THROW_KEYS.values()}  # R, P, S: see THROW_KEYS
+
+
+def input_line(ctx) -> str:
+    """What the player plays with and which model reads them, e.g. "Camera 0 · model: shipped"."""
+    inp = ctx.input
+    if not inp.camera:
+        if inp.message:
+            why = inp.message.split(":", 1)[0].strip()
+            return f"{why}: playing with the keyboard"
+        return "Keyboard play: R, P, S or tap a card"
+    name = str(inp.name)
+    if name.startswith("camera"):
+        what = name.capitalize()
+    elif name == "picamera":
+        what = "Pi camera"
+    else:
+        what = f"Video {Path(name).name}"
+    classifier = getattr(getattr(inp, "stream", None), "classifier", None)
+    origin = getattr(classifier, "origin", None)
+    return f"{what} · model: {short_origin(origin)}" if origin else what
+
+
+def short_origin(origin) -> str:
+    """A model's origin for one line: "shipped", "personal", or the end of its path."""
+    text = str(origin)
+    if len(text) <= 32:
+        return text
+    parts = Path(text).parts
+    tail = str(Path(*parts[-2:])) if len(parts) >= 2 else text[-30:]
+    return "…/" + tail if len(tail) <= 40 else "…" + tail[-38:]
+
+
+def how_to_play(ctx) -> list[str]:
+    """The attract screen's steps, for this input and this match."""
+    match = ctx.referee.match
+    if ctx.input.camera:
+        throw = "Show your hand in the box at SHOOT!"
+    else:
+        throw = "Press R, P or S (or tap) before SHOOT!"
+    if match.endless:
+        goal = "Endless: play as long as you like"
+    else:
+        goal = f"Best of {match.best_of}: first to {match.wins_needed} wins"
+    return [
+        "Press SPACE or tap to start",
+        "The robot counts: rock, paper, scissors...",
+        throw,
+        goal,
+        "Draws do not count. The robot learns you!",
+    ]
+
+
+def pulse_colour(colour, now: float) -> tuple[int, int, int]:
+    pulse = 0.75 + 0.25 * math.sin(now * 4)
+    return tuple(int(c * pulse) for c in colour)
 
 
 # ---- screens ----------------------------------------------------------------------------------
@@ -165,13 +240,14 @@ class NoCameraScreen(Screen):
 
 
 class AttractScreen(Screen):
-    """Waiting for a player: the robot, how to play, a preview; SPACE / tap / button starts."""
+    """Waiting for a player: how to play, what reads the hand, a preview; SPACE / tap / button."""
 
     name = "attract"
 
     def __init__(self, ctx):
         super().__init__(ctx)
         ctx.body.attract()
+        self.cards = ThrowButtons(top=118)
 
     def handle_event(self, event) -> None:
         if _is_start(event):
@@ -186,29 +262,41 @@ class AttractScreen(Screen):
 
     def draw(self, surface: pygame.Surface) -> None:
         super().draw(surface)
-        art.text(surface, "Rock  Paper  Scissors", 64, art.INK, center=(WIDTH / 2, 52), shadow=True)
-        art.draw_robot_face(surface, (200, 210), 150, self.now)
-        bob = math.sin(self.now * 2.5) * 8
+        art.text(surface, "Rock  Paper  Scissors", 64, art.INK, center=(WIDTH / 2, 46), shadow=True)
+        art.draw_robot_face(surface, (120, 160), 110, self.now)
+        bob = math.sin(self.now * 2.5) * 5
         for i, g in enumerate(THROWS):
-            sprite = art.hand_sprite(g, 84)
-            surface.blit(sprite, (80 + i * 86, 320 + (bob if i % 2 else -bob)))
+            sprite = art.hand_sprite(g, 56)
+            surface.blit(sprite, (230 + i * 56, 125 + (bob if i % 2 else -bob)))
+        art.text(surface, "How to play", 30, art.ACCENT, topleft=(32, 228))
+        for i, step in enumerate(how_to_play(self.ctx)):
+            colour = art.INK if i < 4 else art.MUTED
+            art.text(surface, f"{i + 1}. {step}" if i < 4 else step, 24, colour,
+                     topleft=(32, 262 + 27 * i), max_width=370)  # fmt: skip
+        right = pygame.Rect(430, 92, 340, 290)
         if self.ctx.input.camera:
-            draw_camera(surface, self.ctx, pygame.Rect(430, 100, 340, 290))
-            hint = "Show your hand in the box at SHOOT!"
+            draw_camera(surface, self.ctx, right)
         else:
-            art.text(surface, "Keyboard play", 36, art.INK, center=(600, 170))
-            art.text(surface, "press R, P or S (or tap)", 26, art.MUTED, center=(600, 210))
-            art.text(surface, "before SHOOT!", 26, art.MUTED, center=(600, 238))
-            hint = "Beat the robot: it learns how you play!"
-        art.text(surface, hint, 24, art.MUTED, center=(600, 410))
-        pulse = 0.75 + 0.25 * math.sin(self.now * 4)
-        colour = tuple(int(c * pulse) for c in art.ACCENT)
+            art.text(surface, "Your throws", 30, art.INK, center=(right.centerx, 102))
+            self.cards.draw(surface, None)
+            tips = ("Press the key, or tap the card,", "before the robot says SHOOT!")
+            for i, tip in enumerate(tips):
+                art.text(surface, tip, 24, art.MUTED, center=(right.centerx, 282 + 26 * i),
+                         max_width=right.width)  # fmt: skip
+        lines = [(input_line(self.ctx), art.MUTED)]
+        notice = getattr(self.ctx.options, "notice", None)
+        if notice:
+            lines.insert(0, (notice, art.DRAW))
+        for i, (line, colour) in enumerate(lines):
+            art.text(surface, line, 24, colour, center=(WIDTH / 2, 412 - 24 * (len(lines) - 1 - i)))
+        colour = pulse_colour(art.ACCENT, self.now)
         art.text(surface, "Press SPACE or tap to play", 34, colour, center=(WIDTH / 2, 452))
 
 
 class CountdownScreen(Screen):
     """ "Rock, paper, scissors, shoot!": the robot's fist shakes on each beat; the throws meet at
-    "shoot"; the player's gesture is read in a short window after it."""
+    "shoot"; the player's gesture is read in a short window after it. The score bar keeps the
+    score from before the round until the result screen shows it."""
 
     name = "countdown"
 
@@ -220,6 +308,7 @@ class CountdownScreen(Screen):
         self.shot_time: float | None = None
         self.chosen: Gesture | None = None
         self.buttons = ThrowButtons(top=150)
+        self.score = score_of(ctx.referee.match)  # as it stood when the round began
 
     def handle_event(self, event) -> None:
         gesture = None
@@ -241,6 +330,8 @@ class CountdownScreen(Screen):
         reading = self.ctx.input.reading()
         if reading is not None:
             ref.observe(reading)
+        if self.ctx.input.camera and now >= self.round.shoot_time - self.round.timing.beat:
+            self.ctx.remember_frame()  # the frames the throw is read from, for the still
         for event in ref.update(now):
             if isinstance(event, Beat):
                 self.beat, self.beat_time = event, now
@@ -251,13 +342,19 @@ class CountdownScreen(Screen):
                 self.shot_time = now
             elif isinstance(event, RoundResult):
                 self.ctx.last_result = event
+                decision = self.round.decision
+                self.ctx.last_still = (
+                    self.ctx.still_for(decision.frame_index)
+                    if self.ctx.input.camera and decision is not None
+                    else None
+                )
                 self.next = "result"
             elif isinstance(event, MatchOver):
                 self.ctx.last_over = event
 
     def draw(self, surface: pygame.Surface) -> None:
         super().draw(surface)
-        draw_score(surface, self.ctx)
+        draw_score(surface, self.ctx, self.score)
         rnd = self.round
         art.text(surface, "ROBOT", 28, art.MUTED, center=(200, 80))
         if rnd is not None and rnd.revealed:
@@ -277,7 +374,7 @@ class CountdownScreen(Screen):
             art.text(surface, "YOU: press R, P or S, or tap", 26, art.MUTED, center=(600, 120))
             self.buttons.draw(surface, self.chosen)
             if self.chosen is not None:
-                art.text(surface, f"you chose {self.chosen}", 30, art.SKIN, center=(600, 310))
+                art.text(surface, f"you chose {self.chosen}", 30, art.SKIN, center=(600, 316))
         if self.beat is not None:
             t = (self.now - self.beat_time) / 0.2
             scale = 0.7 + 0.3 * art.ease_out_back(t)
@@ -290,18 +387,45 @@ class CountdownScreen(Screen):
                 center=(WIDTH / 2, 430),
                 shadow=True,
                 scale=scale,
+                grow=1.05,
             )
 
 
+#: What each throw does to the one it beats.
+VERBS = {Gesture.ROCK: "crushes", Gesture.PAPER: "covers", Gesture.SCISSORS: "cut"}
+
+
+def explain(player: Gesture, robot: Gesture, outcome: str) -> str:
+    """One line saying why: "Your scissors cut paper", "The robot's paper covers your rock"."""
+    if outcome == "win":
+        return f"Your {player} {VERBS[player]} {robot}"
+    if outcome == "lose":
+        return f"The robot's {robot} {VERBS[robot]} your {player}"
+    return f"You both threw {player}"
+
+
+def still_surface(image: np.ndarray, size: int) -> pygame.Surface:
+    """A BGR crop as a ``size`` x ``size`` picture (the box the recogniser read)."""
+    small = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    rgb = np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+    return pygame.image.frombuffer(rgb.tobytes(), (size, size), "RGB").copy()
+
+
 class ResultScreen(Screen):
-    """Both throws, who won (or "no hand seen: again!"), and the stats so far."""
+    """Both throws, who won (or "no hand seen: again!"), what was read, and the stats so far.
+
+    With a camera the player's side is the still of the box read after SHOOT and "I saw: paper
+    91%", so a misread can be understood; with the keyboard it says which key was read."""
 
     name = "result"
+    STILL = 170
 
     def __init__(self, ctx):
         super().__init__(ctx)
         self.result: RoundResult = ctx.last_result
         self.sound_played = False
+        still = getattr(ctx, "last_still", None)
+        self.still = still_surface(still, self.STILL) if still is not None else None
 
     def handle_event(self, event) -> None:
         if _is_start(event) and self.elapsed() > 0.4:
@@ -316,8 +440,23 @@ class ResultScreen(Screen):
             self.ctx.sounds.outcome(self.result.outcome).play()
             self.sound_played = True
         hold = (1.6 if self.result.replay else 2.8) / self.ctx.options.speed
+        if self.still is not None:
+            hold += 0.6 / self.ctx.options.speed  # time to look at the still
         if self.elapsed() > hold:
             self._advance()
+
+    def seen(self) -> str:
+        """What was read: "I saw: paper 91%", "I saw: no hand", "You pressed P: paper"."""
+        r = self.result
+        if not self.ctx.input.camera:
+            if not r.player.is_throw:
+                return "No key pressed"
+            if self.ctx.options.auto:
+                return f"Demo throw: {r.player}"
+            return f"You pressed {KEY_OF[r.player]}: {r.player}"
+        if not r.player.is_throw:
+            return "I saw: no hand"
+        return f"I saw: {r.player} {r.confidence:.0%}"
 
     def draw(self, surface: pygame.Surface) -> None:
         super().draw(surface)
@@ -329,40 +468,51 @@ class ResultScreen(Screen):
         art.text(surface, "YOU", 26, art.MUTED, center=(685, 78))
         robot = art.hand_sprite(r.robot, max(8, size))
         surface.blit(robot, robot.get_rect(center=(115, 195)))
-        player = art.hand_sprite(r.player, max(8, size), robot=False, mirror=True)
-        surface.blit(player, player.get_rect(center=(685, 195)))
-        played = str(r.player) if r.player.is_throw else "no hand"
-        art.text(surface, str(r.robot), 28, art.METAL, center=(115, 305))
-        art.text(surface, played, 28, art.SKIN, center=(685, 305))
+        if self.still is not None:
+            box = self.still.get_rect(center=(685, 190))
+            surface.blit(self.still, box)
+            pygame.draw.rect(surface, art.ACCENT, box.inflate(6, 6), 3, border_radius=4)
+        else:
+            player = art.hand_sprite(r.player, max(8, size), robot=False, mirror=True)
+            surface.blit(player, player.get_rect(center=(685, 195)))
+        art.text(surface, str(r.robot), 28, art.METAL, center=(115, 305), max_width=220)
+        art.text(surface, self.seen(), 28, art.SKIN, center=(685, 305), max_width=220)
         if r.replay:
             headline, colour = "No hand seen!", art.DRAW
             subs = ["Show rock, paper or scissors", "in the box at SHOOT. Again!"]
+            if not self.ctx.input.camera:
+                subs = ["Press R, P or S", "before SHOOT. Again!"]
         else:
             outcome = str(r.outcome)
             headline = {"win": "You win!", "lose": "Robot wins!", "draw": "Draw!"}[outcome]
             colour = art.OUTCOME_COLOURS[outcome]
-            verb = {"win": "beats", "lose": "loses to", "draw": "meets"}[outcome]
-            subs = [f"your {r.player} {verb} {r.robot}"]
-        art.text(surface, headline, 64, colour, center=(WIDTH / 2, 165), shadow=True)
+            subs = [explain(r.player, r.robot, outcome)]
+        middle = 380  # between the robot's hand and the player's side
+        art.text(surface, headline, 64, colour, center=(WIDTH / 2, 165), shadow=True,
+                 max_width=middle)  # fmt: skip
         for i, sub in enumerate(subs):
-            art.text(surface, sub, 26, art.INK, center=(WIDTH / 2, 225 + 28 * i))
+            art.text(surface, sub, 26, art.INK, center=(WIDTH / 2, 225 + 28 * i), max_width=middle)
         draw_stats(surface, self.ctx, r, top=340)
 
 
-def draw_stats(surface: pygame.Surface, ctx, result: RoundResult | None, top: int) -> None:
+def draw_stats(
+    surface: pygame.Surface, ctx, result: RoundResult | None, top: int, bottom: int = HEIGHT - 16
+) -> None:
+    """The match so far: four numbers, each saying whose it is, and what the robot expects."""
     match = ctx.referee.match
-    panel = pygame.Rect(40, top, WIDTH - 80, HEIGHT - top - 16)
+    panel = pygame.Rect(40, top, WIDTH - 80, bottom - top)
     pygame.draw.rect(surface, art.PANEL, panel, border_radius=12)
     cells = (
-        ("wins", match.wins, art.WIN),
-        ("losses", match.losses, art.LOSE),
+        ("you won", match.wins, art.WIN),
+        ("robot won", match.losses, art.LOSE),
         ("draws", match.draws, art.DRAW),
-        ("best streak", match.best_win_streak, art.SKIN),
+        ("your best streak", match.best_win_streak, art.SKIN),
     )
+    cell = panel.width / len(cells)
     for i, (label, value, colour) in enumerate(cells):
-        x = panel.left + 80 + i * 150
-        art.text(surface, str(value), 44, colour, center=(x, panel.top + 32))
-        art.text(surface, label, 20, art.MUTED, center=(x, panel.top + 62))
+        x = panel.left + cell * (i + 0.5)
+        art.text(surface, str(value), 44, colour, center=(x, panel.top + 30), max_width=cell - 12)
+        art.text(surface, label, 24, art.MUTED, center=(x, panel.top + 62), max_width=cell - 12)
     guess = result.prediction if result is not None else None
     think = f"I think you'll play {guess} next" if guess else "I can't read you yet..."
     streak = match.describe_streak()
@@ -372,13 +522,19 @@ def draw_stats(surface: pygame.Surface, ctx, result: RoundResult | None, top: in
         24,
         art.ACCENT,
         center=(panel.centerx, panel.bottom - 22),
+        max_width=panel.width - 24,
     )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 class MatchEndScreen(Screen):
     """Who won the match, the final stats; then a new match (or, with ``--auto``, the end)."""
 
     name = "matchend"
+    PULSE = 0.04  # the title grows and shrinks by this much
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -413,21 +569,23 @@ class MatchEndScreen(Screen):
         draw_score(surface, self.ctx)
         over = self.over or MatchOver("lost")
         colour = {"won": art.WIN, "lost": art.LOSE}.get(over.reason, art.DRAW)
-        pulse = 1.0 + 0.04 * math.sin(self.now * 5)
-        art.text(
-            surface, over.message, 60, colour, center=(WIDTH / 2, 110), shadow=True, scale=pulse
-        )
-        art.draw_robot_face(surface, (WIDTH // 2, 220), 110, self.now)
+        pulse = 1.0 + self.PULSE * math.sin(self.now * 5)
+        art.text(surface, over.message, 60, colour, center=(WIDTH / 2, 100), shadow=True,
+                 scale=pulse, grow=1.0 + self.PULSE)  # fmt: skip
+        art.draw_robot_face(surface, (WIDTH // 2, 196), 96, self.now)
         ref = self.ctx.referee
-        art.text(
-            surface,
-            f"{ref.match.rounds} rounds scored, {ref.replays} replayed",
-            24,
-            art.MUTED,
-            center=(WIDTH / 2, 305),
-        )
+        summary = f"{_count(ref.match.rounds, 'round')} scored"
+        if ref.replays:
+            summary += f", {ref.replays} replayed (no hand seen)"
+        art.text(surface, summary, 24, art.MUTED, center=(WIDTH / 2, 268))
         last = ref.results[-1] if ref.results else None
-        draw_stats(surface, self.ctx, last, top=330)
+        draw_stats(surface, self.ctx, last, top=288, bottom=424)
+        if self.ctx.options.auto:
+            prompt, colour = "Demo over", art.MUTED
+        else:
+            prompt = "Press SPACE (or tap) to play again"
+            colour = pulse_colour(art.ACCENT, self.now)
+        art.text(surface, prompt, 34, colour, center=(WIDTH / 2, 452))
 
 
 SCREENS: dict[str, type[Screen]] = {
