@@ -155,6 +155,8 @@ def play(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     body = _create_body(parser, args)
     try:
         player_input = _open_input(parser, args, open_input)
+        if player_input.notice:  # Options.notice: the attract screen shows it
+            options.notice = player_input.notice
         sounds = load_sounds(mute=args.mute)
         app = App(options, player_input, sounds, body)
         try:

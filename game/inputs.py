@@ -25,6 +25,7 @@ class PlayerInput:
     message: str | None = None  # why we are here instead of on a camera, if we are
     mirror: bool = False
     model: str | None = None  # which gesture model reads the hand: GestureClassifier.origin
+    notice: str | None = None  # a warning for the screen: the personal model fell back, say
 
     @property
     def camera(self) -> bool:
@@ -49,8 +50,10 @@ class PlayerInput:
 class StreamInput(PlayerInput):
     """Readings and preview frames from a ``vision.stream.GestureStream``."""
 
-    def __init__(self, stream, name: str, mirror: bool, model: str | None = None):
-        super().__init__(name=name, message=None, mirror=mirror, model=model)
+    def __init__(
+        self, stream, name: str, mirror: bool, model: str | None = None, notice: str | None = None
+    ):
+        super().__init__(name=name, message=None, mirror=mirror, model=model, notice=notice)
         self.stream = stream
 
     @property
@@ -111,4 +114,6 @@ def open_input(source: str | None, *, model: str | None = None, threads: int = 1
             raise
         log.warning("no camera found (%s): playing with the keyboard", exc)
         return PlayerInput(message=f"No camera found: {exc}")
-    return StreamInput(stream, name=frames.name, mirror=live, model=classifier.origin)
+    return StreamInput(
+        stream, frames.name, live, model=classifier.origin, notice=classifier.fallback
+    )

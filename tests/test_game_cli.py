@@ -192,3 +192,21 @@ def test_a_screenshot_that_cannot_be_written_warns_once_and_play_goes_on(tmp_pat
     assert result.stderr.count("cannot save the screenshot") == 1, result.stderr[-3000:]
     assert "SDL_VIDEODRIVER" not in result.stderr and "Traceback" not in result.stderr
     assert "game.referee: attempt" in result.stderr
+
+
+def test_a_broken_personal_model_plays_on_the_shipped_one_and_says_so(datasets_dir, tmp_path):
+    import shutil
+
+    from game.inputs import open_input
+    from vision.paths import SHIPPED_MODEL_DIR, active_model_dir
+
+    shutil.copytree(SHIPPED_MODEL_DIR, active_model_dir())
+    (active_model_dir() / "model.ncnn.bin").write_bytes(b"")
+    clip = gesture_clip(tmp_path / "clip.avi", ["rock"], frames_each=4)
+    player_input = open_input(str(clip))
+    assert player_input.camera and player_input.model == "shipped"
+    assert "python -m training personalize --reset" in player_input.notice
+    result = run_game("--source", str(clip), "--auto", "--rounds", "1", "--speed", "8", "--mute")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("YOUR PERSONAL MODEL IS BROKEN") == 1
+    assert "personalize --reset" in result.stderr and "gesture model: shipped" in result.stderr

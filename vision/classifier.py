@@ -252,6 +252,8 @@ class GestureClassifier:
             raise ValueError(f"threads must be at least 1, got {threads}")
         #: Which model runs: ``"shipped"``, ``"personal"`` or the explicit path as given.
         self.origin: str
+        #: Why the shipped model runs instead of the installed personal one (``None``: it does not).
+        self.fallback: str | None = None
         if path is not None:
             self._load(path, int(threads), exact)
             self.origin = str(path)
@@ -262,6 +264,10 @@ class GestureClassifier:
                 self.origin = "personal"
             except ModelError as exc:
                 problem = str(exc).replace(f": {_REEXPORT}", "")
+                self.fallback = (
+                    "Your personal model is broken: playing with the shipped model. Run "
+                    "'python -m training personalize --reset' (or personalize again)."
+                )
                 log.warning(
                     "YOUR PERSONAL MODEL IS BROKEN, USING THE SHIPPED MODEL INSTEAD: %s. Run "
                     "'python -m training personalize --reset' to go back to the shipped model "
