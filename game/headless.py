@@ -283,6 +283,13 @@ def _open_stream(args: argparse.Namespace):
 def run_headless(args: argparse.Namespace) -> int:
     """``python -m game --headless``: play on the robot's body without a window; the exit status."""
     _setup_logging()
+    code = _run_headless(args)
+    if code in (0, 130):
+        log.info("headless play exited cleanly")
+    return code
+
+
+def _run_headless(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     path = getattr(args, "log", None)
     roundlog = RoundLog(Path(path) if path else None)
@@ -332,4 +339,3 @@ def run_headless(args: argparse.Namespace) -> int:
                 stream.stop()
             if body is not None:
                 body.close()
-            log.info("headless play exited cleanly")

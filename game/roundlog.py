@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ from vision.paths import user_data_dir
 log = logging.getLogger(__name__)
 
 LOG_NAME = "rounds.jsonl"
+#: The most a log read back may take: about 60,000 rounds (a longer log is read from its end).
+MAX_READ_BYTES = 8 << 20
 VOID = "void"
 
 
@@ -100,19 +103,42 @@ class Stats:
 class RoundLog:
     """Append-only JSON-lines round log at ``path`` (the folder is created on first append)."""
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, max_read: int = MAX_READ_BYTES):
         self.path = Path(path).expanduser() if path is not None else default_log_path()
+        self.max_read = int(max_read)
         self._checked_tail = False
+        self._warned: set[str] = set()  # each problem with the file is logged once
+
+    def _warn_once(self, key: str, message: str, *args) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message, *args)
+
+    def _read(self) -> bytes:
+        """The log's bytes: a regular file only, and at most its last ``max_read`` bytes."""
+        try:
+            with open(self.path, "rb") as f:
+                info = os.fstat(f.fileno())
+                if not stat.S_ISREG(info.st_mode):  # /dev/full, /dev/zero, a FIFO: endless
+                    self._warn_once("irregular", "%s is not a regular file: not reading "
+                                    "past rounds from it", self.path)  # fmt: skip
+                    return b""
+                if info.st_size > self.max_read:
+                    self._warn_once("big", "%s is %d MB: reading only its last %d MB",
+                                    self.path, info.st_size >> 20, self.max_read >> 20)  # fmt: skip
+                    f.seek(info.st_size - self.max_read)
+                    raw = f.read(self.max_read)
+                    return raw[raw.find(b"\n") + 1 :]  # from the first whole line
+                return f.read(self.max_read)
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:
+            self._warn_once("read", "cannot read the round log %s: %s", self.path, exc)
+            return b""
 
     def records(self) -> list[dict]:
         """Every readable line; a torn last line (power cut) and garbled lines are skipped."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            log.warning("cannot read the round log %s: %s", self.path, exc)
-            return []
+        raw = self._read()
         lines = raw.split(b"\n")
         out = []
         for number, line in enumerate(lines, 1):
@@ -124,9 +150,12 @@ class RoundLog:
                     raise ValueError("not a round")
             except ValueError:
                 if number == len(lines):  # no newline after it: written when the power went
-                    log.warning("%s: ignoring a torn last line (a round cut short)", self.path)
+                    self._warn_once("torn", "%s: ignoring a torn last line (a round cut short; "
+                                    "it is cut off before the next round is written)",
+                                    self.path)  # fmt: skip
                 else:
-                    log.warning("%s:%d: ignoring a line that is not a round", self.path, number)
+                    self._warn_once(f"line {number}", "%s:%d: ignoring a line that is not a "
+                                    "round", self.path, number)  # fmt: skip
                 continue
             out.append(record)
         return out
@@ -174,7 +203,8 @@ class RoundLog:
                 if f.read(1) == b"\n":
                     return
                 keep = _after_last_newline(f, size)
-                log.warning("%s: cutting a torn last line (%d bytes)", self.path, size - keep)
+                self._warn_once("torn", "%s: cutting a torn last line (%d bytes)", self.path,
+                                size - keep)  # fmt: skip
                 f.truncate(keep)
                 f.flush()
                 os.fsync(f.fileno())

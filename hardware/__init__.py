@@ -6,7 +6,9 @@ no pin and does not import gpiozero; ``create_body`` does, and only when a confi
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,7 +64,8 @@ def create_body(
     if pin_factory is None and pins == "mock":
         pin_factory = mock_factory()
     try:
-        return GpioBody(cfg, pin_factory=pin_factory, mute=mute)
+        with _pin_factory_fallbacks_logged():
+            return GpioBody(cfg, pin_factory=pin_factory, mute=mute)
     except BadPinFactory as exc:
         raise HardwareError(
             f"no GPIO pins to drive here ({exc}): run on a Raspberry Pi, use --pins mock to "
@@ -74,6 +77,27 @@ def create_body(
         raise HardwareError(
             f"no permission to drive the GPIO pins ({exc}): add the user to the 'gpio' group"
         ) from exc
+
+
+@contextlib.contextmanager
+def _pin_factory_fallbacks_logged():
+    """gpiozero's ``PinFactoryFallback`` warnings (one per factory it tries) become debug log
+    lines, so that only our message is printed when none works; other warnings pass through."""
+    from gpiozero.exc import PinFactoryFallback
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            others = []
+            for w in caught:
+                if issubclass(w.category, PinFactoryFallback):
+                    log.debug("gpiozero: %s", w.message)
+                else:
+                    others.append(w)
+    for w in others:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
 def __getattr__(name: str):

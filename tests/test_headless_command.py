@@ -108,3 +108,29 @@ def test_a_signal_stops_play_with_the_body_safe(clip, tmp_path, signum, code):
     assert "Traceback" not in text
     for line in log.read_text().splitlines():  # every line written is whole
         assert set(json.loads(line)) == FIELDS
+
+
+def test_a_mistake_exits_2_with_only_the_clean_message(tmp_path):
+    """No gpiozero PinFactoryFallback noise before the message, no 'exited cleanly' after it."""
+    cmd = game("--source", tmp_path, "--auto", "--hardware", EXAMPLE)  # --pins auto on a PC
+    env = os.environ | {"GPIOZERO_PIN_FACTORY": ""}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    if done.returncode == 0:
+        pytest.skip("this machine has real GPIO pins")
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "no GPIO pins to drive here" in done.stderr and "--pins mock" in done.stderr
+    assert "PinFactoryFallback" not in done.stderr and "warnings.warn" not in done.stderr
+    assert "exited cleanly" not in done.stderr
+    assert done.stderr.strip().startswith("error:"), done.stderr[-3000:]
+
+
+def test_a_log_that_is_not_a_regular_file_is_not_read_back(clip, tmp_path):
+    """``--log /dev/full``: reading it back would never end; writing warns, play goes on."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    cmd = game("--source", clip, "--rounds", 1, "--auto", "--pins", "mock", "--log", "/dev/full")
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "/dev/full is not a regular file" in done.stderr
+    assert done.stderr.count("cannot write the round log /dev/full") >= 1
+    assert "played 1 rounds" in done.stderr

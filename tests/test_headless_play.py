@@ -253,3 +253,34 @@ def test_an_unwritable_round_log_does_not_stop_play(tmp_path, body, caplog):
     )  # fmt: skip
     assert game.play() == 2 and game.stats.rounds == 2
     assert "cannot write the round log" in caplog.text
+
+
+def test_a_torn_last_line_is_reported_once(tmp_path, body, caplog):
+    path = tmp_path / "rounds.jsonl"
+    RoundLog(path).append(RoundRecord.scored(Gesture.ROCK, Gesture.PAPER, 0.9, Outcome.WIN))
+    with open(path, "ab") as f:
+        f.write(b'{"time": "2025-01-01T00:00:00", "round": 2, "robot": "pa')  # power cut
+    game = HeadlessGame(
+        body, stream_of((Gesture.ROCK, 30)), make_strategy("adaptive", seed=1), RoundLog(path),
+        HeadlessSettings(rounds=1, auto=True),
+    )  # fmt: skip
+    game.play()  # reads the stats, warms the strategy up, cuts the line, appends
+    assert caplog.text.count("torn last line") == 1, caplog.text
+
+
+def test_a_long_log_is_read_from_its_end_within_the_bound(tmp_path, caplog):
+    path = tmp_path / "rounds.jsonl"
+    line = RoundRecord.scored(Gesture.ROCK, Gesture.PAPER, 0.9, Outcome.WIN).to_json() + "\n"
+    path.write_text(line * 1000)
+    log = RoundLog(path, max_read=100 * len(line) + 7)  # not on a line boundary
+    records = log.records()
+    assert len(records) == 100 and all(r["outcome"] == "win" for r in records)
+    assert "reading only its last" in caplog.text and "not a round" not in caplog.text
+
+
+def test_a_device_as_the_log_reads_as_empty(caplog):
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    log = RoundLog("/dev/zero")  # endless zeros: reading it whole would never end
+    assert log.records() == [] and log.stats() == Stats()
+    assert caplog.text.count("is not a regular file") == 1
