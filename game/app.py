@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +32,6 @@ from .strategy import make_strategy
 log = logging.getLogger(__name__)
 
 FPS = 30
-RECENT_FRAMES = 24  # camera frames kept around "shoot", to find the one a throw was read from
 
 
 @dataclass
@@ -78,7 +76,7 @@ class App:
         self.referee: Referee = self._referee()
         self.last_result: RoundResult | None = None
         self.last_over: MatchOver | None = None
-        self.recent_frames: deque = deque(maxlen=RECENT_FRAMES)
+        self.kept_frames: dict[str, tuple[float, object]] = {}  # see remember_frame()
         self.last_still: np.ndarray | None = None  # the box read for the last result
         self.exit_code: int | None = None
         self.shots = 0
@@ -113,24 +111,32 @@ class App:
         """``--auto`` with keyboard input: a random throw, so demos play by themselves."""
         referee.throw(self.rng.choice(THROWS))
 
-    def remember_frame(self) -> None:
-        """Keep the newest camera frame (each once) so the result can show the one it read."""
-        frame = self.input.frame()
-        if frame is None or getattr(frame, "image", None) is None:
+    def remember_frame(self, since: float, until: float) -> None:
+        """Keep the newest camera frame if its reading falls in ``since..until`` (the capture
+        window) and is the most confident of its gesture so far, so the result can show the
+        frame a throw was read from. At most one frame per gesture, plus the newest."""
+        frame, reading = self.input.frame(), self.input.reading()
+        if frame is None or getattr(frame, "image", None) is None or reading is None:
             return
-        if self.recent_frames and self.recent_frames[-1].index == frame.index:
+        if reading.frame_index != frame.index or not since - 1e-9 <= reading.timestamp <= until:
             return
-        self.recent_frames.append(frame)
+        key = str(reading.gesture)
+        best = self.kept_frames.get(key)
+        if best is None or reading.confidence > best[0]:
+            self.kept_frames[key] = (float(reading.confidence), frame)
+        self.kept_frames["newest"] = (0.0, frame)
 
     def still_for(self, frame_index: int | None) -> np.ndarray | None:
-        """The box the recogniser read in frame ``frame_index`` (or the nearest kept frame), as
+        """The box the recogniser read in frame ``frame_index`` (else the nearest kept frame), as
         the player saw it in the preview (mirrored for a camera); None without frames."""
-        if not self.recent_frames:
+        frames = [frame for _, frame in self.kept_frames.values()]
+        self.kept_frames = {}
+        if not frames:
             return None
         if frame_index is None:
-            frame = self.recent_frames[-1]
+            frame = max(frames, key=lambda f: f.index)
         else:
-            frame = min(self.recent_frames, key=lambda f: abs(f.index - frame_index))
+            frame = min(frames, key=lambda f: abs(f.index - frame_index))
         image = frame.image
         x, y, w, h = self.input.roi_rect(image.shape)
         crop = image[y : y + h, x : x + w]

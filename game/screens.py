@@ -166,7 +166,7 @@ def input_line(ctx) -> str:
     else:
         what = f"Video {Path(name).name}"
     classifier = getattr(getattr(inp, "stream", None), "classifier", None)
-    origin = getattr(classifier, "origin", None)
+    origin = getattr(inp, "model", None) or getattr(classifier, "origin", None)
     return f"{what} · model: {short_origin(origin)}" if origin else what
 
 
@@ -268,11 +268,11 @@ class AttractScreen(Screen):
         for i, g in enumerate(THROWS):
             sprite = art.hand_sprite(g, 56)
             surface.blit(sprite, (230 + i * 56, 125 + (bob if i % 2 else -bob)))
-        art.text(surface, "How to play", 30, art.ACCENT, topleft=(32, 228))
+        art.text(surface, "How to play", 30, art.ACCENT, topleft=(32, 216))
         for i, step in enumerate(how_to_play(self.ctx)):
             colour = art.INK if i < 4 else art.MUTED
             art.text(surface, f"{i + 1}. {step}" if i < 4 else step, 24, colour,
-                     topleft=(32, 262 + 27 * i), max_width=370)  # fmt: skip
+                     topleft=(32, 248 + 26 * i), max_width=370)  # fmt: skip
         right = pygame.Rect(430, 92, 340, 290)
         if self.ctx.input.camera:
             draw_camera(surface, self.ctx, right)
@@ -288,7 +288,7 @@ class AttractScreen(Screen):
         if notice:
             lines.insert(0, (notice, art.DRAW))
         for i, (line, colour) in enumerate(lines):
-            art.text(surface, line, 24, colour, center=(WIDTH / 2, 412 - 24 * (len(lines) - 1 - i)))
+            art.text(surface, line, 24, colour, center=(WIDTH / 2, 416 - 24 * (len(lines) - 1 - i)))
         colour = pulse_colour(art.ACCENT, self.now)
         art.text(surface, "Press SPACE or tap to play", 34, colour, center=(WIDTH / 2, 452))
 
@@ -325,13 +325,14 @@ class CountdownScreen(Screen):
         ref = self.ctx.referee
         if self.round is None:
             self.round = ref.new_round(now)  # the robot's throw is fixed here
+            self.ctx.kept_frames = {}
             if self.ctx.options.auto and not self.ctx.input.camera:
                 self.ctx.auto_throw(ref)
         reading = self.ctx.input.reading()
         if reading is not None:
             ref.observe(reading)
-        if self.ctx.input.camera and now >= self.round.shoot_time - self.round.timing.beat:
-            self.ctx.remember_frame()  # the frames the throw is read from, for the still
+        if self.ctx.input.camera:  # the frame the throw is read from, for the result's still
+            self.ctx.remember_frame(self.round.shoot_time, self.round.end_time)
         for event in ref.update(now):
             if isinstance(event, Beat):
                 self.beat, self.beat_time = event, now
@@ -471,7 +472,7 @@ class ResultScreen(Screen):
         if self.still is not None:
             box = self.still.get_rect(center=(685, 190))
             surface.blit(self.still, box)
-            pygame.draw.rect(surface, art.ACCENT, box.inflate(6, 6), 3, border_radius=4)
+            pygame.draw.rect(surface, art.ACCENT, box.inflate(8, 8), 3, border_radius=4)
         else:
             player = art.hand_sprite(r.player, max(8, size), robot=False, mirror=True)
             surface.blit(player, player.get_rect(center=(685, 195)))

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from game.bench import build_parser, run
-from tests.helpers import ROOT
+from helpers import ROOT
 
 
 def test_help_prints_a_plain_percent_sign():

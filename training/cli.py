@@ -318,20 +318,27 @@ def cmd_info(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def _check_out(parser: argparse.ArgumentParser, folder: str | Path, flag: str = "--out") -> None:
+    """Exit 2 before any work when ``folder`` cannot be written (read-only, full, a file)."""
+    from vision.paths import unwritable_reason
+
+    if _is_main_process() and (problem := unwritable_reason(folder)):
+        _fail(parser, f"{flag} {folder}: {problem}; pass a folder you can write to")
+
+
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from training.train import train
 
     config = config_from_args(args, parser)
+    _check_out(parser, config.out)
     datasets = _load_datasets(args.data, args.splits)
     train_items = [it for _, _, tr, _ in datasets for it in tr]
     test_items = [it for _, _, _, te in datasets for it in te]
     result = train(config, train_items, test_items, data_info=_data_info(datasets))
     if not _is_main_process():
         return 0
-    print(
-        f"checkpoints in {result.out_dir} (best test accuracy {result.best_acc} at epoch "
-        f"{result.best_epoch})"
-    )
+    best = "-" if result.best_acc is None else f"{result.best_acc:.4f}"
+    print(f"checkpoints in {result.out_dir} (best test accuracy {best}, epoch {result.best_epoch})")
     return 0
 
 
@@ -455,6 +462,7 @@ def cmd_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             images += [p for p, _ in te]
     if not images:
         _fail(parser, "no images found for the parity check in --test-images/--data")
+    _check_out(parser, args.out)
     meta = export_checkpoint(args.checkpoint, args.out, _spread(images, args.max_images))
     print(f"exported {meta} (ncnn and PyTorch agree on {min(len(images), args.max_images)} images)")
     return 0
@@ -470,6 +478,7 @@ def cmd_all(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         _fail(parser, f"--test-fraction must be between 0 and 1, not {args.test_fraction}")
     run = Path(args.out)
     config = config_from_args(args, parser)
+    _check_out(parser, run)
     config.out = str(run / "train")
     splits = run / "splits"
     for name, root in zip(dataset_names(args.data), args.data, strict=True):
