@@ -8,13 +8,15 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from tests.helpers import dataset_images, load
+from tests.helpers import DATASETS, ROOT, dataset_images, load
 from training import personalize
 from vision import paths
 from vision.classifier import GestureClassifier
@@ -61,11 +63,12 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*.jpg")}
 
 
-def write_noise(folder: Path, n: int, seed: int = 0) -> None:
+def write_noise(folder: Path, n: int, seed: int = 0, names: list[str] | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for i in range(n):
-        cv2.imwrite(str(folder / f"img_{i:03d}.jpg"), rng.integers(0, 255, (40, 40, 3), np.uint8))
+        name = names[i] if names else f"img_{i:03d}.jpg"
+        cv2.imwrite(str(folder / name), rng.integers(0, 255, (40, 40, 3), np.uint8))
 
 
 def fake_export(folder: Path, marker: str) -> Path:
@@ -81,68 +84,64 @@ def marker(folder: Path) -> str:
     return (folder / "marker.txt").read_text()
 
 
-def test_personalize_fine_tunes_exports_and_installs(
-    base_checkpoint, tmp_path, datasets_dir, capsys
-):
-    from training.synth import none_image
+def natural(path: Path) -> list:
+    return personalize.capture_key(Path(path.name))
 
+
+def person(dataset: str, label: str) -> list[Path]:
+    """One person's photos of a class in capture (file) order."""
+    return sorted((DATASETS / dataset / label).glob("*.jpg"), key=natural)
+
+
+def accuracy(folder: Path, items: list[tuple[Path, Gesture]]) -> float:
+    clf = GestureClassifier(folder)
+    return float(np.mean([clf(load(path)).label is g for path, g in items]))
+
+
+def test_personalising_on_a_strangers_photos_raises_accuracy_on_their_later_frames(
+    tmp_path, datasets_dir, capsys
+):
+    """best-of-one's person (never trained on): 12 captures a class, 3 epochs, the real base."""
     data = tmp_path / "captures"
-    for label in ("rock", "paper", "scissors"):
-        (data / label).mkdir(parents=True)
-        for src in dataset_images("rps-cv", label, 10):
-            shutil.copy(src, data / label / src.name)
-    rng = np.random.default_rng(0)
-    (data / "none").mkdir()
-    for i in range(10):
-        cv2.imwrite(str(data / "none" / f"none_{i}.jpg"), none_image(rng, (120, 120)))
+    later = []
+    for g in CLASS_ORDER:
+        photos = person("best-of-one", g.value)
+        (data / g.value).mkdir(parents=True)
+        for src in photos[:12]:
+            shutil.copy(src, data / g.value / src.name)
+        later += [(path, g) for path in photos[75::6]]  # the same person, later frames
     before = snapshot(data)
-    assert not (paths.active_model_dir() / paths.METADATA_NAME).exists()
     assert GestureClassifier().folder == paths.SHIPPED_MODEL_DIR
 
-    code = run(
-        [
-            str(data),
-            "--epochs",
-            "1",
-            "--force",
-            "--no-progress",
-            "--base-checkpoint",
-            str(base_checkpoint),
-        ]
-    )
+    code = run([str(data), "--epochs", "3", "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "Installed as the active model" in out and "shipped model" in out
+    assert "Installed as the active model" in out and "held back" in out
+    assert "the shipped model 0.75 -> personalised" in out
 
     active = paths.active_model_dir()
-    for name in (
-        "model.json",
-        "model.ncnn.param",
-        "model.ncnn.bin",
-        personalize.PLOT_NAME,
-        personalize.REPORT_NAME,
-    ):
+    names = ("model.json", "model.ncnn.param", "model.ncnn.bin", personalize.PLOT_NAME)
+    for name in (*names, personalize.REPORT_NAME):
         assert (active / name).is_file(), name
     report = json.loads((active / personalize.REPORT_NAME).read_text())
-    assert report["train_images"] == 32 and report["test_images"] == 8
-    assert np.sum(report["confusion_before"]) == np.sum(report["confusion_after"]) == 8
-    assert report["parity_max_prob_diff"] <= 1e-3
+    assert report["train_images"] == 36 and report["test_images"] == 12  # last 3 of each class
+    held = {Path(f).name for f in report["held_back_files"]}
+    assert held == {p.name for g in CLASS_ORDER for p in person("best-of-one", g.value)[9:12]}
+    assert report["parity_max_prob_diff"] <= 1e-3 and report["installed"]
+    assert report["accuracy_after"] >= report["accuracy_before"]
     meta = json.loads((active / "model.json").read_text())
-    assert meta["input_size"] == [INPUT, INPUT] and meta["personalization"]["epochs"] == 1
+    assert meta["personalization"]["epochs"] == 3 and meta["personalization"]["kind"] == "cnn"
     plot = cv2.imread(str(active / personalize.PLOT_NAME))
     assert plot is not None and plot.std() > 10  # a drawn figure, not a blank image
 
-    # the game's classifier now loads the personal model; an explicit path still wins
-    clf = GestureClassifier()
-    assert clf.folder == active and clf.preprocessing.input_size == (INPUT, INPUT)
-    assert clf(load(dataset_images("rps-cv", "rock", 1)[0])).label in CLASS_ORDER
-    assert GestureClassifier(paths.SHIPPED_MODEL_DIR).folder == paths.SHIPPED_MODEL_DIR
+    # the person's later frames: the installed model reads them better than the shipped one
+    shipped, personal = accuracy(paths.SHIPPED_MODEL_DIR, later), accuracy(active, later)
+    assert shipped < 0.7 and personal > shipped + 0.05, (shipped, personal)
+    assert GestureClassifier().folder == active  # the game now loads it
 
-    # captures untouched; the split lists written beside them; no half-installed leftovers
+    # captures untouched, nothing written beside them, no half-installed leftovers
     assert snapshot(data) == before
-    train = (data / "train.txt").read_text().splitlines()
-    test = (data / "test.txt").read_text().splitlines()
-    assert len(train) == 32 and len(test) == 8 and not set(train) & set(test)
+    assert sorted(p.name for p in data.iterdir()) == sorted(g.value for g in CLASS_ORDER)
     assert sorted(p.name for p in paths.user_models_dir().iterdir()) == ["active"]
 
     # --reset: back to the shipped model, the personal one kept for rollback
@@ -152,6 +151,95 @@ def test_personalize_fine_tunes_exports_and_installs(
     assert "Back to the shipped model" in capsys.readouterr().out
     assert run(["--rollback"]) == 0
     assert GestureClassifier().folder == active
+
+
+def rps_cv_captures(data: Path, n: int = 10) -> None:
+    from training.synth import none_image
+
+    for label in ("rock", "paper", "scissors"):
+        (data / label).mkdir(parents=True)
+        for src in dataset_images("rps-cv", label, n):
+            shutil.copy(src, data / label / src.name)
+    rng = np.random.default_rng(0)
+    (data / "none").mkdir()
+    for i in range(n):
+        cv2.imwrite(str(data / "none" / f"none_{i}.jpg"), none_image(rng, (120, 120)))
+
+
+def test_a_model_worse_than_the_one_in_use_is_not_installed(
+    base_checkpoint, tmp_path, datasets_dir, capsys
+):
+    """An untrained base, one epoch: worse than the active model on the held-back captures."""
+    models = paths.user_models_dir()
+    models.mkdir(parents=True)
+    personalize.install_model(fake_export(models / ".incoming-a", "A"))
+    data = tmp_path / "captures"
+    rps_cv_captures(data)
+    before = snapshot(data)
+    argv = [str(data), "--epochs", "1", "--no-progress", "--base-checkpoint", str(base_checkpoint)]
+    code = run(argv)
+    out = capsys.readouterr().out
+    assert code == personalize.EXIT_NOT_INSTALLED == 3, out
+    assert "NOT installed" in out and "worse than your current personal model" in out
+    assert "which stays active" in out and f"captures are kept in {data.resolve()}" in out
+    assert "python -m training collect --label rock" in out
+    assert marker(paths.active_model_dir()) == "A"  # the old model is still the one in use
+    assert GestureClassifier().folder == paths.active_model_dir()
+    assert not paths.previous_model_dir().exists()
+    report = json.loads((models / "rejected" / personalize.REPORT_NAME).read_text())
+    assert report["accuracy_after"] < report["accuracy_before"] and not report["installed"]
+    assert report["compared_with"] == "your current personal model"
+    assert snapshot(data) == before
+    # --force installs it anyway (and keeps A as the previous model)
+    assert run([*argv, "--force"]) == 0
+    assert marker(paths.previous_model_dir()) == "A"
+    assert json.loads((paths.active_model_dir() / personalize.REPORT_NAME).read_text())["forced"]
+
+
+def test_the_latest_captures_of_each_class_are_held_back(tmp_path):
+    data = tmp_path / "data"
+    for i, g in enumerate(CLASS_ORDER):
+        write_noise(data / g.value, 12, seed=i, names=[f"{g.value}_{k}.jpg" for k in range(1, 13)])
+    (data / "rock" / "rock_13.jpg").write_bytes(b"torn")  # unreadable: skipped, kept
+    captures = personalize.split_captures(data)
+    held = {g: [p.name for p, lab in captures.heldback if lab == g.index] for g in CLASS_ORDER}
+    train = [p.name for p, lab in captures.train if lab == Gesture.ROCK.index]
+    # 12 a class: the last 3 (ceil 20%) in capture order, 10 after 9 (numbers, not letters)
+    assert held[Gesture.ROCK] == ["rock_10.jpg", "rock_11.jpg", "rock_12.jpg"]
+    assert train == [f"rock_{k}.jpg" for k in range(1, 10)]
+    assert all(len(v) == 3 for v in held.values()) and len(captures.train) == 36
+    assert captures.unreadable == 1 and (data / "rock" / "rock_13.jpg").is_file()
+    assert sorted(p.name for p in data.iterdir()) == sorted(g.value for g in CLASS_ORDER)
+
+
+def test_near_identical_captures_are_warned_about(tmp_path, datasets_dir):
+    """A still wall (best-of-one's none) is near-identical; one person's varied rocks are not."""
+    from training import collect
+
+    wall, rocks = tmp_path / "none", tmp_path / "rock"
+    for folder, photos in (
+        (wall, person("best-of-one", "none")),
+        (rocks, person("best-of-one", "rock")),
+    ):
+        folder.mkdir()
+        for src in photos[:50]:
+            shutil.copy(src, folder / src.name)
+    diff, n = collect.folder_difference(wall)
+    assert n == 50 and diff < collect.NEAR_IDENTICAL_MAD
+    text = collect.near_identical_warning(Gesture.NONE, diff, n)
+    assert "50 none images are near-identical" in text and "move the camera" in text
+    diff, n = collect.folder_difference(rocks)
+    assert diff > 2 * collect.NEAR_IDENTICAL_MAD
+    assert collect.near_identical_warning(Gesture.ROCK, diff, n) == ""
+    # personalize says so too, with the command to capture more
+    data = tmp_path / "data"
+    for g in CLASS_ORDER:
+        (data / g.value).mkdir(parents=True)
+        src = wall if g is Gesture.NONE else rocks
+        for f in sorted(src.iterdir())[:12]:
+            shutil.copy(f, data / g.value / f.name)
+    warnings = personalize.variety_warnings(personalize.split_captures(data))
+    assert any("none images are near-identical" in w and "--label none" in w for w in warnings)
 
 
 def test_install_keeps_the_previous_model_and_reset_and_rollback(tmp_path, capsys):
@@ -201,7 +289,7 @@ def test_a_failed_install_leaves_the_old_model_in_place(tmp_path, monkeypatch):
 
 
 def test_rollback_without_a_previous_model(capsys):
-    assert run(["--rollback"]) == 1
+    assert run(["--rollback"]) == 2
     assert "no previous model" in capsys.readouterr().err
 
 
@@ -210,7 +298,7 @@ def test_too_few_images_says_what_to_capture(tmp_path, capsys):
     for i, g in enumerate(CLASS_ORDER):
         write_noise(data / g.value, 12 if g is not Gesture.PAPER else 4, seed=i)
     before = snapshot(data)
-    assert run([str(data), "--base-checkpoint", str(tmp_path / "unused.pt")]) == 1
+    assert run([str(data), "--base-checkpoint", str(tmp_path / "unused.pt")]) == 2
     err = capsys.readouterr().err
     assert "paper: 4 image(s), need at least 10" in err
     assert f"python -m training collect --label paper --out {data.resolve()} --count 46" in err
@@ -222,13 +310,13 @@ def test_missing_class_and_missing_folder(tmp_path, capsys):
     data = tmp_path / "data"
     for g in THROWS_ONLY:
         write_noise(data / g.value, 10)
-    assert run([str(data)]) == 1
+    assert run([str(data)]) == 2
     err = capsys.readouterr().err
     assert "none: 0 image(s)" in err and "--label none" in err and "empty scene" in err
-    assert run([str(tmp_path / "nowhere")]) == 1
+    assert run([str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err
     write_noise(data / "1", 10)  # rock twice: rock/ and 1/
-    assert run([str(data)]) == 1
+    assert run([str(data)]) == 2
     assert "two folders for rock" in capsys.readouterr().err
 
 
@@ -242,7 +330,7 @@ def test_unreadable_images_are_reported_and_kept(tmp_path, capsys):
     for i in range(3):
         (data / "rock" / f"broken_{i}.jpg").write_bytes(b"not a jpeg")
         (data / "rock" / f"img_{i:03d}.jpg").unlink()
-    assert run([str(data)]) == 1
+    assert run([str(data)]) == 2
     err = capsys.readouterr().err
     assert "3 unreadable image(s) were skipped" in err and "rock: 7 image(s)" in err
     assert len(list((data / "rock").glob("broken_*.jpg"))) == 3
@@ -252,7 +340,7 @@ def test_missing_base_checkpoint(tmp_path, capsys):
     data = tmp_path / "data"
     for g in CLASS_ORDER:
         write_noise(data / g.value, 10)
-    assert run([str(data), "--base-checkpoint", str(tmp_path / "missing.pt")]) == 1
+    assert run([str(data), "--base-checkpoint", str(tmp_path / "missing.pt")]) == 2
     assert "no base model" in capsys.readouterr().err
 
 
@@ -292,8 +380,54 @@ def test_guided_session_captures_step_by_step(tmp_path, datasets_dir, capsys):
     assert (
         text.index("ROCK:") < text.index("PAPER:") < text.index("SCISSORS:") < text.index("NONE:")
     )
+    assert "move your hand around the box" in text  # asks for variety up front
+    assert "(so far: rock 3, paper 0, scissors 0, none 0)" in text  # counts before paper
     assert f"Later: python -m training personalize {data}" in text
     assert len(list((data / "rock").glob("*.jpg"))) == 3  # frames 0, 30 and 60 of 62
     assert len(list((data / "scissors").glob("*.jpg"))) == 3
     assert not (data / "paper").exists() and not (data / "none").exists()
-    assert "Saved 3 image(s) of rock" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "Saved 3 image(s) of rock" in captured.out
+    assert "rock: hold it in the middle of the box" in captured.err  # the prompts while capturing
+    assert "Images in" in captured.out and "rock 3, paper 0, scissors 3, none 0" in captured.out
+
+
+def test_guided_checks_the_camera_before_asking_anything(tmp_path, capsys):
+    out = io.StringIO()
+    code = personalize.guided(Terminal("\n\n\n\n\n"), out, source="97", data_dir=tmp_path)
+    assert code == 2
+    assert "Press Enter" not in out.getvalue()
+    err = capsys.readouterr().err
+    assert "Plug in a camera" in err and "python -m training --source clip.mp4" in err
+    assert not any(tmp_path.iterdir())
+
+
+def python_m(*argv: str, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", *argv], capture_output=True, text=True, env=env, cwd=ROOT,
+        stdin=subprocess.DEVNULL, timeout=120, **kwargs,
+    )  # fmt: skip
+
+
+def test_data_problems_exit_2_with_what_to_capture(tmp_path):
+    data = tmp_path / "data"
+    for i, g in enumerate(CLASS_ORDER):
+        if g is not Gesture.NONE:
+            write_noise(data / g.value, 12 if g is not Gesture.PAPER else 4, seed=i)
+    (data / "rock" / "broken.jpg").write_bytes(b"not a jpeg")
+    before = snapshot(data)
+    done = python_m("training", "personalize", str(data))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "paper: 4 image(s), need at least 10" in done.stderr
+    assert f"collect --label none --out {data.resolve()} --count 50" in done.stderr
+    assert "empty scene" in done.stderr and "1 unreadable image(s) were skipped" in done.stderr
+    assert snapshot(data) == before and (data / "rock" / "broken.jpg").is_file()
+
+
+def test_the_guided_command_accepts_source(tmp_path):
+    done = python_m("training", "--source", "clip.avi", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert f"collect --label rock --out {tmp_path} --count 50 --source clip.avi" in done.stdout
+    assert f"python -m training personalize {tmp_path}" in done.stdout

@@ -45,8 +45,11 @@ subcommands:
   collect                   capture your own photos with the camera
   personalize DATA          fine-tune the model on your captures and install it
   distill                   train the small network from a pretrained teacher
+  landmarks                 fetch and convert MediaPipe's hand-landmark networks
+  hand                      fit the landmark recogniser's head (leave-one-set-out figures)
 
-Run '{PROG} SUBCOMMAND --help' for a subcommand's options.
+Run '{PROG} SUBCOMMAND --help' for a subcommand's options. '{PROG}' alone (or with
+--source S, --out DATA, --count N) is a guided session: capture your hand, then personalise.
 """
 
 #: Subcommands implemented in their own modules: name -> (module, one-line help).
@@ -54,6 +57,14 @@ EXTERNAL = {
     "collect": ("training.collect", "capture your own photos of each gesture with the camera"),
     "personalize": ("training.personalize", "fine-tune the model on your captures and install it"),
     "distill": ("training.distill", "train the small network from a pretrained teacher"),
+    "landmarks": (
+        "training.landmarks",
+        "fetch MediaPipe's hand-landmark networks and convert them to ncnn (checked)",
+    ),
+    "hand": (
+        "training.handcmd",
+        "fit the landmark recogniser's gesture head on every set (leave-one-set-out figures)",
+    ),
 }
 
 
@@ -538,25 +549,43 @@ def run_external(name: str, argv: Sequence[str]) -> int:
     return int(module.main(parser.parse_args(list(argv))) or 0)
 
 
-def no_arguments() -> int:
-    """``python -m training`` alone: the guided personalisation if there is one, else help."""
+def guided(argv: Sequence[str] = ()) -> int:
+    """``python -m training [--source S] [--out DATA] ...``: the guided personalisation."""
     try:
         from training import personalize
     except ImportError:
         personalize = None
-    guided = getattr(personalize, "guided", None)
-    if callable(guided):
-        return int(guided() or 0)
-    print(OVERVIEW)
-    return 0
+    if not callable(getattr(personalize, "guided", None)):
+        print(OVERVIEW)
+        return 0
+    if not argv:
+        return int(personalize.guided() or 0)
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Guided session: check the camera, capture rock, paper, scissors and an "
+        f"empty scene, then personalise the model. '{PROG} --help' lists the subcommands.",
+    )
+    personalize.add_guided_arguments(parser)
+    args = parser.parse_args(list(argv))
+    return int(
+        personalize.guided(
+            source=args.source, data_dir=args.out, count=args.count, countdown=args.countdown
+        )
+        or 0
+    )
+
+
+def _is_guided(argv: Sequence[str]) -> bool:
+    """No subcommand: nothing at all, or only the guided session's flags (``--source 1``)."""
+    return not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     level = logging.INFO if _is_main_process() else logging.WARNING
     logging.basicConfig(level=level, format="%(message)s")
-    if not argv:
-        return no_arguments()
+    if _is_guided(argv):
+        return guided(argv)
     if argv[0] in EXTERNAL:
         return run_external(argv[0], argv[1:])
     parser = build_parser()

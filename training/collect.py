@@ -4,16 +4,22 @@ A preview window (pygame) shows the camera with the region of interest, a countd
 every ``--interval``-th frame's ROI crop as a JPEG into ``DATA/<label>/`` and counts them. Without
 a display (or with ``--headless``) the countdown and the counter run in the terminal. Esc or Q in
 the window, or Ctrl-C anywhere, stops; everything saved so far is kept. Files are never
-overwritten: each name is new (``rock_20250101-120000_0001.jpg``) and opened exclusively.
+overwritten: each name is new (``rock_20250101-120000_0001.jpg``) and opened exclusively, so
+name order is capture order. While it captures it asks for variety (prompts that change as the
+count grows), shows how many images each class has, and warns when the latest images are
+near-identical. SIGTERM stops like Esc: the summary is printed and the exit status is 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,9 +31,10 @@ import cv2
 import numpy as np
 
 from training.config import positive_int
+from training.data import IMAGE_EXTS
 from vision import paths
 from vision.errors import RPSError, SourceError
-from vision.labels import CLASS_ORDER, Gesture
+from vision.labels import CLASS_ORDER, THROWS, Gesture
 from vision.stream import roi_rect
 
 log = logging.getLogger(__name__)
@@ -39,6 +46,20 @@ JPEG_QUALITY = 95
 MAX_WINDOW = (960, 720)
 
 Rect = tuple[int, int, int, int]  # x, y, width, height in pixels
+#: Capture order in guided mode and in messages: the three throws, then an empty scene.
+CAPTURE_ORDER: tuple[Gesture, ...] = (*THROWS, Gesture.NONE)
+
+#: Side of the grey thumbnails that the near-identical check compares.
+THUMB_SIDE = 32
+#: Captures whose thumbnails differ by less than this (median over all pairs of the mean absolute
+#: difference, grey levels 0-255) are near-identical. Measured on ../shared/datasets: consecutive
+#: frames of one webcam clip (best-of-one, in file order) differ by 0.3-3.3 (medians per class), an
+#: unchanged empty wall by 0.4 over all 50; different poses of one person in one room differ by
+#: 11-14 (best-of-one, all pairs of 50) to 20 (finger-counting), different people by 40-60.
+NEAR_IDENTICAL_MAD = 5.0
+#: The near-identical warning during capture looks at this many of the latest images.
+RECENT = 6
+_ALIKE = "the last {n} images look the same: move your hand (or the camera)"
 
 
 class CaptureError(RPSError, OSError):
@@ -72,6 +93,91 @@ def parse_roi(text: str) -> tuple[float, float, float, float]:
 def crop(frame: np.ndarray, rect: Rect) -> np.ndarray:
     x, y, w, h = rect
     return frame[y : y + h, x : x + w]
+
+
+# --- variety ------------------------------------------------------------------------------------
+
+#: What to ask for while capturing, from the n-th image on (changes as the count grows).
+_HAND_PROMPTS = (
+    (0, "hold it in the middle of the box"),
+    (6, "move it around the box: left, right, top, bottom"),
+    (14, "come nearer the camera, then go farther away"),
+    (22, "turn it: palm, back of the hand, side on, tilted"),
+    (30, "now the other hand"),
+    (40, "mix it all: anywhere in the box, near and far, either hand"),
+)
+_EMPTY_PROMPTS = (
+    (0, "take your hand out of the box: just the room behind"),
+    (10, "move the camera a little, or stand aside"),
+    (25, "change the light if you can: a lamp on or off, curtains"),
+    (40, "anything you might have behind you while playing (a chair, a door)"),
+)
+
+
+def variety_prompt(label: Gesture, saved: int) -> str:
+    """What to do now, for the ``saved``-th image of ``label``."""
+    steps = _EMPTY_PROMPTS if label is Gesture.NONE else _HAND_PROMPTS
+    return [text for start, text in steps if saved >= start][-1]
+
+
+def thumbnail(bgr: np.ndarray) -> np.ndarray:
+    """A small grey copy for the near-identical check (float32, THUMB_SIDE x THUMB_SIDE)."""
+    grey = bgr if bgr.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    size = (THUMB_SIDE, THUMB_SIDE)
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def difference(thumbs: list[np.ndarray]) -> float:
+    """Median over all pairs of the mean absolute difference of thumbnails (inf for < 2)."""
+    if len(thumbs) < 2:
+        return float("inf")
+    return float(np.median([np.abs(a - b).mean() for a, b in itertools.combinations(thumbs, 2)]))
+
+
+def folder_difference(folder: Path, last: int = 60) -> tuple[float, int]:
+    """``difference`` of the latest ``last`` readable images in a class folder, and their count."""
+    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_EXTS)[-last:]
+    thumbs = []
+    for path in files:
+        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if img is not None:
+            thumbs.append(thumbnail(img))
+    return difference(thumbs), len(thumbs)
+
+
+def near_identical_warning(label: Gesture, diff: float, n: int) -> str:
+    """The warning for ``n`` images of ``label`` that differ by ``diff`` (empty if they vary)."""
+    if n < 2 or diff >= NEAR_IDENTICAL_MAD:
+        return ""
+    if label is Gesture.NONE:
+        how = "move the camera a little, stand aside, change the light"
+    else:
+        how = "move your hand around the box, nearer and farther, turn it, switch hands"
+    return (
+        f"your {n} {label.value} images are near-identical (they differ by {diff:.1f} grey levels; "
+        f"varied ones differ by {NEAR_IDENTICAL_MAD:.0f} or more), so the model learns little "
+        f"from them. Capture more while you {how}"
+    )
+
+
+def class_counts(out: Path) -> dict[Gesture, int]:
+    """Images per class in a dataset folder (named or numeric class folders)."""
+    counts = {g: 0 for g in CLASS_ORDER}
+    if not out.is_dir():
+        return counts
+    for sub in out.iterdir():
+        try:
+            gesture = Gesture.parse(sub.name) if sub.is_dir() else None
+        except ValueError:
+            continue
+        if gesture is not None:
+            counts[gesture] += sum(1 for p in sub.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+    return counts
+
+
+def format_counts(counts: dict[Gesture, int]) -> str:
+    """``rock 50, paper 12, scissors 0, none 0``."""
+    return ", ".join(f"{g.value} {counts.get(g, 0)}" for g in CAPTURE_ORDER)
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -141,13 +247,22 @@ class CaptureState:
     frames: int = 0
     just_saved: bool = False
     status: str = ""  # e.g. "camera lost: reconnecting"
+    prompt: str = ""  # what to vary now (changes as the count grows)
+    warning: str = ""  # e.g. the latest images are near-identical
+    #: Images of each class in the dataset before this capture (this label's grows with saved).
+    counts: dict[Gesture, int] = field(default_factory=dict)
+
+    def total(self, label: Gesture) -> int:
+        return self.counts.get(label, 0) + (self.saved if label is self.label else 0)
 
 
 @dataclass
 class CaptureResult:
     saved: list[Path] = field(default_factory=list)
     frames: int = 0  # frames seen while capturing
-    reason: str = ""  # "count", "end", "stopped" (key or window), "interrupted" (Ctrl-C)
+    #: "count", "end", "stopped" (key or window), "interrupted" (Ctrl-C), "terminated" (SIGTERM)
+    reason: str = ""
+    warning: str = ""  # the last near-identical warning, if the images were still alike at the end
 
 
 class View(Protocol):
@@ -169,24 +284,32 @@ def capture(
     view: View | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    counts: dict[Gesture, int] | None = None,
+    stop: threading.Event | None = None,
 ) -> CaptureResult:
     """Read ``source`` (a ``vision.sources.FrameSource``) and save every ``interval``-th ROI crop.
 
     The first saved frame is the first one after the countdown. A live source keeps streaming
     during the countdown; a recorded one waits on its first frame. Stops after ``count`` images,
-    at the end of the source, when the view says so, or on Ctrl-C; returns what was saved.
+    at the end of the source, when the view says so, when ``stop`` is set (SIGTERM), or on
+    Ctrl-C; returns what was saved. ``counts`` (images per class already there) is shown.
     """
     from vision.sources import EndOfStream
 
     if interval < 1:
         raise ValueError(f"interval must be at least 1 frame, not {interval}")
-    state = CaptureState(writer.label, count, seconds_left=countdown)
+    state = CaptureState(writer.label, count, seconds_left=countdown, counts=dict(counts or {}))
+    state.prompt = variety_prompt(writer.label, 0)
     result = CaptureResult()
+    recent: list[np.ndarray] = []  # thumbnails of the latest saved images
     start = clock()
     frame = held = None
     live = bool(getattr(source, "live", False))
     try:
         while True:
+            if stop is not None and stop.is_set():
+                result.reason = "terminated"
+                break
             if state.phase == "countdown":
                 state.seconds_left = max(0.0, countdown - (clock() - start))
                 if state.seconds_left <= 0:
@@ -216,8 +339,13 @@ def capture(
             state.just_saved = False
             if state.phase == "capturing":
                 if result.frames % interval == 0:
-                    result.saved.append(writer.write(crop(frame, rect)))
+                    image = crop(frame, rect)
+                    result.saved.append(writer.write(image))
                     state.saved, state.just_saved = len(result.saved), True
+                    state.prompt = variety_prompt(writer.label, state.saved)
+                    recent = [*recent, thumbnail(image)][-RECENT:]
+                    alike = len(recent) == RECENT and difference(recent) < NEAR_IDENTICAL_MAD
+                    state.warning = _ALIKE.format(n=RECENT) if alike else ""
                 result.frames += 1
                 state.frames = result.frames
             if view is not None and not view.update(frame, rect, state):
@@ -228,6 +356,7 @@ def capture(
                 break
     except KeyboardInterrupt:
         result.reason = "interrupted"
+    result.warning = state.warning
     log.debug("saved %d image(s) of %s (%s)", len(result.saved), writer.label, result.reason)
     return result
 
@@ -244,6 +373,8 @@ class TerminalView:
         self._last_second: int | None = None
         self._last_saved = -1
         self._status = ""
+        self._prompt = ""
+        self._warning = ""
         self._printed = -1
         self._text = ""
 
@@ -252,6 +383,13 @@ class TerminalView:
             self._status = state.status
             if state.status:
                 self._line(state.status)
+        if state.prompt != self._prompt:
+            self._prompt = state.prompt
+            self._line(f"{state.label.value}: {state.prompt}")
+        if state.warning != self._warning:
+            self._warning = state.warning
+            if state.warning:
+                self._line(f"WARNING: {state.warning}")
         if state.phase == "countdown":
             second = int(np.ceil(state.seconds_left))
             if second != self._last_second and second > 0:
@@ -261,6 +399,8 @@ class TerminalView:
             self._last_saved = state.saved
             target = f"/{state.target}" if state.target else ""
             text = f"{state.label.value}: {state.saved}{target} saved (Ctrl-C to stop)"
+            if state.counts:
+                text += f"; in all: {format_counts({g: state.total(g) for g in CLASS_ORDER})}"
             if self.tty:
                 print(f"\r{text}", end="", file=self.out, flush=True)
             elif state.saved == 1 or state.saved % 10 == 0 or state.saved == state.target:
@@ -382,14 +522,39 @@ class PreviewWindow:
         self.screen.blit(self.font.render(left, True, (255, 255, 255)), (10, 8))
         hint = self.font.render("Esc or Q: stop", True, (200, 200, 200))
         self.screen.blit(hint, (sw - hint.get_width() - 10, 8))
+        lines = []
+        if state.counts:
+            lines.append((format_counts({g: state.total(g) for g in CLASS_ORDER}), (200, 200, 200)))
+        if state.phase == "capturing" and state.prompt:
+            lines.append((state.prompt, (255, 255, 255)))
+        if state.warning:
+            lines.append((state.warning, (255, 120, 60)))
+        y = sh - 10
+        for text, colour in reversed(lines):
+            surface = self._fit(text, sw - 20, colour)
+            y -= surface.get_height() + 6
+            back = self.pg.Surface((surface.get_width() + 12, surface.get_height() + 6))
+            back.set_alpha(170)
+            back.fill((0, 0, 0))
+            self.screen.blit(back, (4, y - 3))
+            self.screen.blit(surface, (10, y))
         if state.phase == "countdown" and state.seconds_left > 0:
             number = self.big.render(str(int(np.ceil(state.seconds_left))), True, (255, 210, 0))
             self.screen.blit(number, number.get_rect(center=(sw // 2, sh // 2)))
             ready = self.font.render(f"get ready: {_what(state.label)}", True, (255, 210, 0))
             self.screen.blit(ready, ready.get_rect(center=(sw // 2, sh // 2 + 90)))
         if state.status:
-            text = self.font.render(state.status, True, (255, 90, 90))
-            self.screen.blit(text, text.get_rect(center=(sw // 2, sh - 30)))
+            text = self._fit(state.status, sw - 20, (255, 90, 90))
+            self.screen.blit(text, text.get_rect(center=(sw // 2, 60)))
+
+    def _fit(self, text: str, width: int, colour):
+        """The text rendered, scaled down if it is wider than ``width``."""
+        surface = self.font.render(text, True, colour)
+        if surface.get_width() > width:
+            scale = width / surface.get_width()
+            size = (width, max(1, round(surface.get_height() * scale)))
+            surface = self.pg.transform.smoothscale(surface, size)
+        return surface
 
     def close(self) -> None:
         self.pg.display.quit()
@@ -470,11 +635,37 @@ _REASONS = {
     "end": "the source has no more frames",
     "stopped": "stopped",
     "interrupted": "interrupted",
+    "terminated": "stopped by SIGTERM",
 }
 
 
-def main(args: argparse.Namespace) -> int:
-    """``python -m training collect``: 0 done or stopped, 1 source/folder problem, 130 Ctrl-C."""
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """An Event set by SIGTERM for the block (main thread only), so the capture stops cleanly."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def source_hint(source: str) -> str:
+    """What to do when ``source`` cannot be opened."""
+    text = str(source).strip()
+    if text.isdigit() or text.startswith("/dev/") or text == "picam":
+        return (
+            "Plug in a camera (or pick another with --source 1, --source /dev/video2), or "
+            "capture from a recording: --source VIDEO or --source FOLDER of images."
+        )
+    return "Pass a camera index (0), /dev/videoN, picam, a video file or a folder of images."
+
+
+def run(args: argparse.Namespace) -> tuple[int, str]:
+    """``collect`` itself: ``(exit status, why it stopped)``; see ``main``."""
     from vision.sources import open_source
 
     label: Gesture = args.label
@@ -483,35 +674,53 @@ def main(args: argparse.Namespace) -> int:
         writer = ImageWriter(label_folder(out, label), label)
     except CaptureError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2, "error"
     try:
         source = open_source(args.source)
     except SourceError as exc:
-        camera = str(args.source).strip().isdigit() or str(args.source).startswith("/dev/")
-        hint = "\nPlug in a camera, or pass --source VIDEO or --source FOLDER." if camera else ""
-        print(f"error: {exc}{hint}", file=sys.stderr)
-        return 1
+        print(f"error: {exc}\n{source_hint(args.source)}", file=sys.stderr)
+        return 2, "error"
+    counts = class_counts(out)
     headless = args.headless or not display_available()
     view: View = TerminalView() if headless else PreviewWindow(fps=getattr(source, "fps", 30.0))
     if headless:
         print(f"Show {_what(label)} to the camera. Ctrl-C stops.", file=sys.stderr)
     try:
-        result = capture(
-            source, writer, interval=args.interval, count=args.count,
-            countdown=args.countdown, roi=args.roi, view=view,
-        )  # fmt: skip
+        with _stop_on_sigterm() as stop:
+            result = capture(
+                source, writer, interval=args.interval, count=args.count,
+                countdown=args.countdown, roi=args.roi, view=view, counts=counts, stop=stop,
+            )  # fmt: skip
     except CaptureError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 1, "error"
     finally:
         view.close()
         source.close()
-    total = sum(1 for p in writer.folder.iterdir() if p.suffix.lower() == ".jpg")
+    print_summary(result, writer.folder, label, out)
+    return (130 if result.reason == "interrupted" else 0), result.reason
+
+
+def print_summary(result: CaptureResult, folder: Path, label: Gesture, out: Path) -> None:
+    """What was saved where, how many each class has now, and a warning if they look alike."""
+    total = sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
     print(
-        f"Saved {len(result.saved)} image(s) of {label.value} into {writer.folder} "
-        f"({_REASONS.get(result.reason, result.reason)}; {total} there now)."
+        f"Saved {len(result.saved)} image(s) of {label.value} into {folder} "
+        f"({_REASONS.get(result.reason, result.reason)}; {total} there now).",
+        flush=True,
     )
-    return 130 if result.reason == "interrupted" else 0
+    print(f"Images in {out}: {format_counts(class_counts(out))}.", flush=True)
+    if result.saved:
+        warning = near_identical_warning(label, *folder_difference(folder))
+        if warning:
+            print(f"WARNING: {warning}.", flush=True)
+
+
+def main(args: argparse.Namespace) -> int:
+    """``python -m training collect``: 0 done, stopped or SIGTERM (after the summary), 2 a
+    source or folder that cannot be used (the message says what to pass), 1 a write that failed
+    mid-way, 130 Ctrl-C. Everything saved before a stop is kept."""
+    return run(args)[0]
 
 
 def _what(label: Gesture) -> str:

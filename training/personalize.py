@@ -1,15 +1,23 @@
-"""Teach it your hand: fine-tune the shipped model on your own captures and install it.
+"""Teach it your hand: personalise the gesture model on your own captures and install it.
 
 ``python -m training personalize DATA`` checks the captures in ``DATA`` (one folder per class, as
-``python -m training collect`` writes them), splits them, fine-tunes the shipped model (not from
-scratch), evaluates before and after on the user's own test split, exports to ncnn with a parity
-check, and installs the result as the active model in the user's data folder; the model it
-replaces is kept as the previous one for rollback. ``--reset`` goes back to the shipped model,
-``--rollback`` swaps the active and previous models. ``python -m training`` with no arguments is a
-guided session: capture each class, then personalise.
+``python -m training collect`` writes them) and holds back the *last* captures of each class (the
+latest fifth, in capture order): a random split would test on near-twins of the training frames.
+A recogniser kind (``RECOGNISERS``; today the CNN, fine-tuned from the shipped weights) trains a
+candidate on the rest and exports it; the candidate and the model in use now (the active
+personal model, else the shipped one) both read the held-back images through the run-time
+``GestureClassifier``, and the candidate is installed only if it scores at least as well, so
+personal captures never make the model worse on the user's own later images. The model it
+replaces is kept as the previous one. ``--reset`` goes back to the shipped model, ``--rollback``
+swaps the active and previous models. ``python -m training`` alone is a guided session: check the
+camera, capture each class, then personalise.
 
-Nothing the user captured is ever moved or deleted; only ``train.txt``/``test.txt`` are written
-beside the class folders (when the folder is writable).
+Nothing the user captured is ever moved, changed or deleted, whatever happens; nothing is written
+into the capture folder.
+
+Exit status: 0 installed (or --reset/--rollback done), 2 the captures or the command need fixing
+(the message says what to capture next), 3 trained but not installed because it scored worse
+than the model in use on the held-back captures, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,13 +25,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -32,12 +42,20 @@ import cv2
 import numpy as np
 
 from training import data as datasets
-from training.collect import default_data_dir
+from training.collect import (
+    CAPTURE_ORDER,
+    class_counts,
+    default_data_dir,
+    difference,
+    format_counts,
+    near_identical_warning,
+    thumbnail,
+)
 from training.config import positive_float, positive_int
 from training.evaluate import predict_classes
 from vision import paths
-from vision.errors import DatasetError, ModelError
-from vision.labels import CLASS_ORDER, THROWS, Gesture
+from vision.errors import DatasetError, ModelError, RPSError, SourceError
+from vision.labels import CLASS_ORDER, Gesture
 from vision.preprocess import Preprocessing
 
 log = logging.getLogger(__name__)
@@ -49,7 +67,8 @@ SUGGESTED_IMAGES_PER_CLASS = 50
 DEFAULT_EPOCHS = 40  # 43 s on 2 cores for 50 images per class; 12 gave 0.88 vs 0.91 on rps-sxsw
 DEFAULT_LR = 0.01
 DEFAULT_BATCH_SIZE = 32
-TEST_FRACTION = 0.2
+#: The latest share of each class's captures (in capture order) held back to check the model.
+HOLD_BACK_FRACTION = 0.2
 #: Leading parts of the network kept frozen while fine-tuning (faster; keeps general features).
 FROZEN_PARTS = ("conv1", "stage2")
 #: The network's parts in order (what ``--freeze`` accepts).
@@ -58,10 +77,12 @@ PARTS = ("conv1", "stage2", "stage3", "stage4", "conv5")
 BASE_CHECKPOINT = paths.SHIPPED_MODEL_DIR / "model.pt"
 REPORT_NAME = "personalization.json"
 PLOT_NAME = "confusion_before_after.png"
-#: Capture order in guided mode and in messages: the three throws, then an empty scene.
-CAPTURE_ORDER: tuple[Gesture, ...] = (*THROWS, Gesture.NONE)
 #: Images are kept in memory at this multiple of the input size for augmentation.
 CACHE_SCALE = 1.25
+#: Exit status when the new model scored worse than the one in use and was not installed.
+EXIT_NOT_INSTALLED = 3
+
+Item = tuple[Path, int]
 
 
 class NotEnoughDataError(DatasetError):
@@ -76,25 +97,43 @@ def collect_command(label: Gesture, data_dir: str | Path, count: int) -> str:
 # --- the user's captures -----------------------------------------------------------------------
 
 
-def _count_images(folder: Path) -> int:
-    return sum(1 for p in folder.rglob("*") if p.suffix.lower() in datasets.IMAGE_EXTS)
+def capture_key(path: Path) -> list:
+    """Sort key for capture order: the name with its numbers compared as numbers.
+
+    ``collect`` names files ``rock_<date>-<time>_0001.jpg``, so name order is the order they
+    were taken; ``2.jpg`` comes before ``10.jpg`` for folders numbered another way.
+    """
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.as_posix())]
+
+
+def ordered_images(folder: Path) -> list[Path]:
+    """The image files under ``folder`` in capture order."""
+    files = [p for p in folder.rglob("*") if p.suffix.lower() in datasets.IMAGE_EXTS]
+    return sorted(
+        (p for p in files if p.is_file()), key=lambda p: capture_key(p.relative_to(folder))
+    )
+
+
+def _capture_folders(data_dir: Path) -> dict[Gesture, Path]:
+    """The class folders there are (maybe none); raises if ``data_dir`` is missing or ambiguous."""
+    hint = f"capture with: {collect_command(Gesture.ROCK, data_dir, SUGGESTED_IMAGES_PER_CLASS)}"
+    if not data_dir.is_dir():
+        raise NotEnoughDataError(f"{data_dir} does not exist: {hint} (and the same for each class)")
+    try:
+        return datasets.class_folders(data_dir)
+    except DatasetError:
+        if _has_class_folder(data_dir):
+            raise  # e.g. both rock/ and 1/: the message says which to merge
+        return {}
 
 
 def check_captures(data_dir: str | Path, min_per_class: int = MIN_IMAGES_PER_CLASS) -> None:
     """Raise ``NotEnoughDataError`` unless every class folder exists with enough image files."""
     data_dir = Path(data_dir)
-    hint = f"capture with: {collect_command(Gesture.ROCK, data_dir, SUGGESTED_IMAGES_PER_CLASS)}"
-    if not data_dir.is_dir():
-        raise NotEnoughDataError(f"{data_dir} does not exist: {hint} (and the same for each class)")
-    try:
-        folders = datasets.class_folders(data_dir)
-    except DatasetError:
-        if _has_class_folder(data_dir):
-            raise  # e.g. both rock/ and 1/: the message says which to merge
-        folders = {}
+    folders = _capture_folders(data_dir)
     _require_counts(
         data_dir,
-        {g: _count_images(folders[g]) if g in folders else 0 for g in CLASS_ORDER},
+        {g: len(ordered_images(folders[g])) if g in folders else 0 for g in CLASS_ORDER},
         min_per_class,
     )
 
@@ -109,6 +148,10 @@ def _has_class_folder(data_dir: Path) -> bool:
     return False
 
 
+def _what(g: Gesture) -> str:
+    return "an empty scene, no hand" if g is Gesture.NONE else f"your hand showing {g.value}"
+
+
 def _require_counts(
     data_dir: Path, counts: dict[Gesture, int], min_per_class: int, unreadable: int = 0
 ) -> None:
@@ -119,50 +162,85 @@ def _require_counts(
     for g in short:
         have = counts.get(g, 0)
         want = max(min_per_class, SUGGESTED_IMAGES_PER_CLASS) - have
-        what = "an empty scene, no hand" if g is Gesture.NONE else f"your hand showing {g.value}"
         lines.append(
-            f"  {g.value}: {have} image(s), need at least {min_per_class}; capture {what}:\n"
+            f"  {g.value}: {have} image(s), need at least {min_per_class}; capture {_what(g)}:\n"
             f"    {collect_command(g, data_dir, want)}"
         )
-    skipped = f" ({unreadable} unreadable image(s) were skipped)" if unreadable else ""
+    skipped = (
+        f" ({unreadable} unreadable image(s) were skipped; they are left where they are)"
+        if unreadable
+        else ""
+    )
     raise NotEnoughDataError(
         f"not enough images in {data_dir} to personalise{skipped}:\n" + "\n".join(lines)
     )
 
 
-def split_captures(
-    data_dir: str | Path, min_per_class: int = MIN_IMAGES_PER_CLASS, seed: int = 0
-) -> datasets.Split:
-    """Check, split (stratified, fixed seed) and drop unreadable images; lists are absolute paths.
+def hold_back_count(n: int, fraction: float = HOLD_BACK_FRACTION) -> int:
+    """How many of a class's ``n`` captures are held back: at least 1, never all."""
+    return max(0, min(n - 1, max(1, math.ceil(n * fraction))))
 
-    ``train.txt``/``test.txt`` are written into ``data_dir`` when it is writable.
+
+@dataclass
+class Captures:
+    """The user's captures in capture order; the last ones of each class are held back."""
+
+    root: Path
+    train: list[Item]
+    heldback: list[Item]
+    unreadable: int = 0
+
+    def counts(self, items: Sequence[Item]) -> dict[Gesture, int]:
+        out = {g: 0 for g in CLASS_ORDER}
+        for _, label in items:
+            out[CLASS_ORDER[label]] += 1
+        return out
+
+
+def split_captures(
+    data_dir: str | Path,
+    min_per_class: int = MIN_IMAGES_PER_CLASS,
+    hold_back: float = HOLD_BACK_FRACTION,
+) -> Captures:
+    """Check the captures, drop unreadable ones, and hold back each class's latest ``hold_back``.
+
+    Raises ``NotEnoughDataError`` (saying what to capture) when a class has too few readable
+    images. Paths are absolute; nothing is written.
     """
     data_dir = Path(data_dir).resolve()
-    check_captures(data_dir, min_per_class)
-    split = datasets.split_dataset(data_dir, TEST_FRACTION, seed=seed)
-    train = datasets.drop_unreadable([(data_dir / rel, lab) for rel, lab in split.train])
-    test = datasets.drop_unreadable([(data_dir / rel, lab) for rel, lab in split.test])
-    counts = {g: 0 for g in CLASS_ORDER}
-    for _, label in train + test:
-        counts[CLASS_ORDER[label]] += 1
-    unreadable = len(split.train) + len(split.test) - len(train) - len(test)
-    _require_counts(data_dir, counts, min_per_class, unreadable)
-    if len({lab for _, lab in test}) < len(CLASS_ORDER):
-        raise NotEnoughDataError(f"the test split of {data_dir} lacks a class: capture more images")
-    try:
-        datasets.write_split(
-            datasets.Split(
-                [(p.relative_to(data_dir).as_posix(), lab) for p, lab in train],
-                [(p.relative_to(data_dir).as_posix(), lab) for p, lab in test],
-            ),
-            data_dir,
-        )
-    except OSError as exc:
-        log.info("not writing the split lists into %s: %s", data_dir, exc)
-    return datasets.Split(train, test)
+    folders = _capture_folders(data_dir)
+    found = [(p, g.index) for g in CLASS_ORDER if g in folders for p in ordered_images(folders[g])]
+    readable = datasets.drop_unreadable(found)
+    captures = Captures(data_dir, [], [], unreadable=len(found) - len(readable))
+    counts = captures.counts(readable)
+    _require_counts(data_dir, counts, min_per_class, captures.unreadable)
+    for g in CLASS_ORDER:
+        mine = [item for item in readable if item[1] == g.index]  # still in capture order
+        cut = len(mine) - hold_back_count(len(mine), hold_back)
+        captures.train += mine[:cut]
+        captures.heldback += mine[cut:]
+    return captures
 
 
-def cache_images(items: Sequence[tuple[Path, int]], spec: Preprocessing) -> list[np.ndarray]:
+def variety_warnings(captures: Captures) -> list[str]:
+    """A warning for each class whose training captures are near-identical."""
+    warnings = []
+    for g in CAPTURE_ORDER:
+        thumbs = []
+        for path, label in captures.train:
+            if label == g.index:
+                grey = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_2)
+                if grey is not None:
+                    thumbs.append(thumbnail(grey))
+        text = near_identical_warning(g, difference(thumbs[-60:]), len(thumbs))
+        if text:
+            warnings.append(
+                f"{text}: {collect_command(g, captures.root, SUGGESTED_IMAGES_PER_CLASS)}"
+            )
+    return warnings
+
+
+def cache_images(items: Sequence[Item], spec: Preprocessing) -> list[np.ndarray]:
     """Decode each image once and keep it in memory, shrunk to a little over the input size."""
     h, w = spec.input_size
     side = round(max(h, w) * CACHE_SCALE)
@@ -286,7 +364,9 @@ def fine_tune(
         len(dataset), epochs, steps_per_epoch, ", ".join(frozen) or "nothing",
     )  # fmt: skip
     # the bar shows the time left; it turns itself off when stderr is not a terminal (logs)
+    # (the per-epoch log lines give the time left too, for logs and pipes)
     bar = tqdm(total=total, desc="fine-tuning", unit="step", disable=None if progress else True)
+    started = time.perf_counter()
     try:
         for epoch in range(epochs):
             dataset.set_epoch(epoch)
@@ -308,7 +388,12 @@ def fine_tune(
                 bar.update(1)
                 bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{float(loss.detach()):.3f}")
             losses.append(epoch_loss / len(dataset))
-            log.info("epoch %d/%d: loss %.4f", epoch + 1, epochs, losses[-1])
+            elapsed = time.perf_counter() - started
+            left = elapsed / (epoch + 1) * (epochs - epoch - 1)
+            log.info(
+                "epoch %d/%d: loss %.4f, %s so far, about %s left",
+                epoch + 1, epochs, losses[-1], _minutes(elapsed), _minutes(left),
+            )  # fmt: skip
     finally:
         bar.close()
     model.eval()
@@ -318,7 +403,11 @@ def fine_tune(
 
 
 def plot_before_after(
-    before: np.ndarray, after: np.ndarray, path: str | Path, note: str = ""
+    before: np.ndarray,
+    after: np.ndarray,
+    path: str | Path,
+    note: str = "",
+    titles: tuple[str, str] = ("model in use", "personalised"),
 ) -> Path:
     """Save the two confusion matrices side by side as a PNG."""
     import matplotlib
@@ -328,7 +417,6 @@ def plot_before_after(
 
     names = [g.value for g in CLASS_ORDER]
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.6), constrained_layout=True)
-    titles = ("shipped model", "personalised")
     for ax, matrix, title in zip(axes, (before, after), titles, strict=True):
         total = matrix.sum()
         acc = np.trace(matrix) / total if total else 0.0
@@ -348,6 +436,60 @@ def plot_before_after(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+# --- recogniser kinds --------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    """How to personalise; every recogniser kind takes what it needs from here."""
+
+    epochs: int = DEFAULT_EPOCHS
+    lr: float = DEFAULT_LR
+    batch_size: int = DEFAULT_BATCH_SIZE
+    base_checkpoint: Path = BASE_CHECKPOINT
+    frozen: tuple[str, ...] = FROZEN_PARTS
+    seed: int = 0
+    progress: bool = True
+
+
+#: ``fit(train_items, out_dir, options) -> details``: train a candidate on the training captures
+#: and export it into ``out_dir`` as a model ``GestureClassifier`` loads (``model.json`` beside
+#: its files); ``details`` (JSON-able) go into the report. The held-back check, the decision and
+#: the install are the same for every kind.
+Fit = Callable[[Sequence[Item], Path, Options], dict]
+
+
+def fit_cnn(train: Sequence[Item], out_dir: Path, options: Options) -> dict:
+    """The CNN: fine-tune the base checkpoint, export to ncnn and check it against PyTorch."""
+    from training.export import check_parity, export_ncnn
+
+    model, spec, base_info = load_base_checkpoint(options.base_checkpoint)
+    log.info("reading %d training images", len(train))
+    images = cache_images(train, spec)
+    losses = fine_tune(
+        model, images, [lab for _, lab in train], spec,
+        epochs=options.epochs, lr=options.lr, batch_size=options.batch_size,
+        seed=options.seed, progress=options.progress, frozen=options.frozen,
+    )  # fmt: skip
+    details = {
+        "base": base_info,
+        "epochs": options.epochs,
+        "lr": options.lr,
+        "frozen": list(options.frozen),
+        "final_loss": round(losses[-1], 4) if losses else None,
+    }
+    meta_path = export_ncnn(
+        model, out_dir, spec, {"model": base_info["model_name"], "personalization": details}
+    )
+    step = max(1, len(images) // 8)
+    details["parity_max_prob_diff"] = check_parity(model, meta_path, images[::step][:8])
+    return details
+
+
+#: The recogniser kinds that can be personalised (``--kind``).
+RECOGNISERS: dict[str, Fit] = {"cnn": fit_cnn}
 
 
 # --- installing --------------------------------------------------------------------------------
@@ -433,20 +575,47 @@ def rollback_model(models_dir: str | Path | None = None) -> Path:
 class PersonalizeResult:
     model_dir: Path
     installed: bool
-    accuracy_before: float
-    accuracy_after: float
+    accuracy_before: float  # the model in use, on the held-back captures
+    accuracy_after: float  # the new model (as exported), on the same images
     confusion_before: np.ndarray
     confusion_after: np.ndarray
     n_train: int
     n_test: int
     seconds: float
     train_seconds: float
-    parity: float
+    parity: float | None
     plot: Path
+    data_dir: Path = Path()
+    compared_with: str = "the shipped model"
+    kind: str = "cnn"
+    warnings: list[str] = field(default_factory=list)
 
 
 def _accuracy(matrix: np.ndarray) -> float:
     return float(np.trace(matrix) / matrix.sum()) if matrix.sum() else 0.0
+
+
+def model_in_use(models_dir: str | Path | None = None):
+    """``(GestureClassifier, description)`` of the model the game would load now."""
+    from vision.classifier import GestureClassifier
+
+    active = _models_dir(models_dir) / "active"
+    if (active / paths.METADATA_NAME).is_file():
+        try:
+            return GestureClassifier(active), "your current personal model"
+        except ModelError as exc:
+            log.warning(
+                "the active personal model does not load (%s): comparing with the shipped one", exc
+            )
+    return GestureClassifier(paths.SHIPPED_MODEL_DIR), "the shipped model"
+
+
+def held_back_confusion(classifier, images: Sequence[np.ndarray], labels: Sequence[int]):
+    """Confusion matrix of an exported model (``GestureClassifier``) on the held-back images."""
+    from training.evaluate import compute_report
+
+    preds = [classifier(img).label.index for img in images]
+    return compute_report(list(labels), preds).confusion
 
 
 def personalize(
@@ -458,64 +627,78 @@ def personalize(
     base_checkpoint: str | Path = BASE_CHECKPOINT,
     models_dir: str | Path | None = None,
     min_per_class: int = MIN_IMAGES_PER_CLASS,
+    hold_back: float = HOLD_BACK_FRACTION,
     seed: int = 0,
     force: bool = False,
     progress: bool = True,
     frozen: Sequence[str] = FROZEN_PARTS,
+    kind: str = "cnn",
 ) -> PersonalizeResult:
-    """Split, fine-tune, evaluate before/after, export with a parity check, and install.
+    """Hold back the latest captures, train a candidate of ``kind``, compare, install if no worse.
 
-    The new model is installed unless it does worse than the shipped one on the user's test
-    split (``force=True`` installs it anyway); ``result.installed`` says which.
+    The candidate is installed unless it scores worse than the model in use on the held-back
+    captures (``force=True`` installs it anyway); ``result.installed`` says which. A rejected
+    candidate is kept in ``<models>/rejected`` for a look; the model in use stays active.
     """
-    from training.evaluate import compute_report
-    from training.export import check_parity, export_ncnn
+    from vision.classifier import GestureClassifier
 
+    if kind not in RECOGNISERS:
+        raise ModelError(f"unknown recogniser kind {kind!r}: pick one of {', '.join(RECOGNISERS)}")
     start = time.perf_counter()
-    data_dir = Path(data_dir).resolve()
-    split = split_captures(data_dir, min_per_class, seed)
-    model, spec, base_info = load_base_checkpoint(base_checkpoint)
-    log.info("reading %d images from %s", len(split.train) + len(split.test), data_dir)
-    train_images = cache_images(split.train, spec)
-    test_images = cache_images(split.test, spec)
-    y_test = [lab for _, lab in split.test]
-    before = compute_report(y_test, predict(model, test_images, spec)).confusion
-    t_train = time.perf_counter()
-    fine_tune(
-        model, train_images, [lab for _, lab in split.train], spec,
-        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=progress, frozen=frozen,
-    )  # fmt: skip
-    train_seconds = time.perf_counter() - t_train
-    after = compute_report(y_test, predict(model, test_images, spec)).confusion
-    acc_before, acc_after = _accuracy(before), _accuracy(after)
+    captures = split_captures(data_dir, min_per_class, hold_back)
+    warnings = variety_warnings(captures)
+    for text in warnings:
+        log.warning("%s", text)
+    held_images = [datasets.read_image(p) for p, _ in captures.heldback]
+    if any(img is None for img in held_images):
+        raise DatasetError(f"images in {captures.root} changed while reading them: run this again")
+    held_labels = [lab for _, lab in captures.heldback]
+    current, compared_with = model_in_use(models_dir)
+    before = held_back_confusion(current, held_images, held_labels)
+    options = Options(epochs, lr, batch_size, Path(base_checkpoint), tuple(frozen), seed, progress)
     base = _models_dir(models_dir)
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=base))
     staging.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary
     try:
+        t_train = time.perf_counter()
+        details = RECOGNISERS[kind](captures.train, staging, options)
+        train_seconds = time.perf_counter() - t_train
+        after = held_back_confusion(GestureClassifier(staging), held_images, held_labels)
+        acc_before, acc_after = _accuracy(before), _accuracy(after)
+        installed = force or acc_after >= acc_before
         report = {
             "personalized": datetime.now(UTC).isoformat(timespec="seconds"),
-            "data": str(data_dir),
-            "base": base_info,
-            "train_images": len(split.train),
-            "test_images": len(split.test),
-            "epochs": epochs,
-            "lr": lr,
-            "frozen": list(frozen),
+            "kind": kind,
+            "data": str(captures.root),
+            **details,
+            "train_images": len(captures.train),
+            "test_images": len(captures.heldback),
+            "held_back": "the latest captures of each class",
+            "held_back_files": [
+                p.relative_to(captures.root).as_posix() for p, _ in captures.heldback
+            ],
+            "compared_with": compared_with,
             "accuracy_before": round(acc_before, 4),
             "accuracy_after": round(acc_after, 4),
+            "confusion_before": before.tolist(),
+            "confusion_after": after.tolist(),
+            "installed": installed,
+            "forced": bool(force and acc_after < acc_before),
             "train_seconds": round(train_seconds, 1),
+            "warnings": warnings,
         }
-        meta_path = export_ncnn(
-            model, staging, spec, {"model": base_info["model_name"], "personalization": report}
-        )
-        parity = check_parity(model, meta_path, test_images[:8])
-        plot_before_after(before, after, staging / PLOT_NAME, f"your {len(split.test)} test images")
-        report["confusion_before"] = before.tolist()
-        report["confusion_after"] = after.tolist()
-        report["parity_max_prob_diff"] = parity
+        plot_before_after(
+            before, after, staging / PLOT_NAME,
+            f"your latest {len(captures.heldback)} captures (held back from training)",
+            (f"in use now ({compared_with.replace('your current ', '')})", "personalised"),
+        )  # fmt: skip
         (staging / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n")
-        installed = force or acc_after >= acc_before
+        meta_path = staging / paths.METADATA_NAME
+        meta = json.loads(meta_path.read_text())
+        summary = {k: v for k, v in report.items() if k not in ("held_back_files", "warnings")}
+        meta["personalization"] = {**meta.get("personalization", {}), **summary}
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
         if installed:
             target = install_model(staging, base)
         else:
@@ -531,12 +714,16 @@ def personalize(
         accuracy_after=acc_after,
         confusion_before=before,
         confusion_after=after,
-        n_train=len(split.train),
-        n_test=len(split.test),
+        n_train=len(captures.train),
+        n_test=len(captures.heldback),
         seconds=time.perf_counter() - start,
         train_seconds=train_seconds,
-        parity=parity,
+        parity=details.get("parity_max_prob_diff"),
         plot=target / PLOT_NAME,
+        data_dir=captures.root,
+        compared_with=compared_with,
+        kind=kind,
+        warnings=warnings,
     )
 
 
@@ -548,6 +735,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "data", nargs="?", type=Path,
         help="folder of class folders (default: <user data>/captures, where collect writes)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--kind", choices=tuple(RECOGNISERS), default="cnn",
+        help="which recogniser to personalise (default %(default)s)",
     )  # fmt: skip
     parser.add_argument(
         "--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="default %(default)s"
@@ -571,13 +762,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--force", action="store_true",
-        help="install the new model even if it does worse than the shipped one on your test images",
+        help="install the new model even if it does worse than the model in use on your "
+        "held-back images",
     )  # fmt: skip
     parser.add_argument(
         "--freeze", nargs="*", choices=PARTS, default=list(FROZEN_PARTS), metavar="PART",
         help=f"network parts kept fixed ({', '.join(PARTS)}; default: %(default)s)",
     )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="split and training seed")
+    parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
@@ -596,17 +788,21 @@ def _minutes(seconds: float) -> str:
 
 def print_result(result: PersonalizeResult, out: TextIO | None = None) -> None:
     out = out if out is not None else sys.stdout
+    per_class = result.n_test // len(CLASS_ORDER)
     print(
         f"Personalised on {result.n_train} of your images in {_minutes(result.seconds)} "
         f"(training {_minutes(result.train_seconds)}).",
         file=out,
     )
     print(
-        f"Accuracy on your {result.n_test} test images: shipped model "
-        f"{result.accuracy_before:.2f} -> personalised {result.accuracy_after:.2f}",
+        f"Accuracy on your latest {result.n_test} captures (about {per_class} a class, held back "
+        f"from training): {result.compared_with} {result.accuracy_before:.2f} -> personalised "
+        f"{result.accuracy_after:.2f}",
         file=out,
     )
     print(f"Before/after confusion matrices: {result.plot}", file=out)
+    for text in result.warnings:
+        print(f"WARNING: {text}", file=out)
     if result.installed:
         print(f"Installed as the active model: {result.model_dir}", file=out)
         print(
@@ -614,17 +810,22 @@ def print_result(result: PersonalizeResult, out: TextIO | None = None) -> None:
             "python -m training personalize --reset",
             file=out,
         )
-    else:
-        print(
-            f"NOT installed: it did worse than the shipped model on your test images. It is in "
-            f"{result.model_dir}. Capture more varied images (move your hand, change the light) "
-            "and run this again, or add --force to install it anyway.",
-            file=out,
-        )
+        return
+    print(
+        f"NOT installed: the new model scored {result.accuracy_after:.2f} on your latest "
+        f"captures, worse than {result.compared_with} ({result.accuracy_before:.2f}), which stays "
+        f"active. Your captures are kept in {result.data_dir}. Capture more, varied images (move "
+        "your hand around the box, nearer and farther, turn it, use both hands; change the "
+        f"light), for example:\n  {collect_command(Gesture.ROCK, result.data_dir, 30)}\n"
+        "and the same for the other classes, then run this again (--force installs it anyway). "
+        f"The rejected model is in {result.model_dir}.",
+        file=out,
+    )
 
 
 def main(args: argparse.Namespace) -> int:
-    """``python -m training personalize``: 0 done, 1 nothing to do or bad data, 130 interrupted."""
+    """``python -m training personalize``: 0 installed or done, 2 captures or command to fix,
+    3 not installed (worse than the model in use), 130 interrupted."""
     models_dir = args.model_dir
     try:
         if args.reset:
@@ -652,35 +853,75 @@ def main(args: argparse.Namespace) -> int:
             force=args.force,
             progress=not args.no_progress,
             frozen=tuple(args.freeze),
+            kind=args.kind,
         )
-    except (DatasetError, ModelError) as exc:
+    except RPSError as exc:  # bad captures, a bad base model: the message says what to do
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print("\nStopped: nothing was installed, your captures are untouched.", file=sys.stderr)
         return 130
     print_result(result)
-    return 0
+    return 0 if result.installed else EXIT_NOT_INSTALLED
 
 
 # --- guided mode -------------------------------------------------------------------------------
 
 _PROMPTS = {
-    Gesture.ROCK: "Make a fist (rock) inside the square. Move it around a little, turn it, "
-    "come closer and go further away.",
-    Gesture.PAPER: "Show an open hand (paper) inside the square, fingers spread or together, "
-    "at different angles.",
-    Gesture.SCISSORS: "Show two fingers (scissors) inside the square, at different angles.",
-    Gesture.NONE: "Take your hand away: an empty scene of your room. Move the camera a little "
-    "or change the light if you can.",
+    Gesture.ROCK: "Make a fist (rock) inside the square.",
+    Gesture.PAPER: "Show an open hand (paper) inside the square, fingers spread or together.",
+    Gesture.SCISSORS: "Show two fingers (scissors) inside the square.",
+    Gesture.NONE: "Take your hand away: an empty scene of your room.",
 }
+_VARIETY = (
+    "While it captures, follow the prompts: move your hand around the box, nearer and farther, "
+    "turn it, and switch hands; varied images teach the model far more than 50 of one pose."
+)
 
 
-def guided_steps(data_dir: Path, count: int = SUGGESTED_IMAGES_PER_CLASS) -> list[str]:
+def add_guided_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``python -m training`` alone (the guided session)."""
+    parser.add_argument(
+        "--source", default="0",
+        help="camera index (0), /dev/videoN, picam, a video file or a folder of images "
+        "(default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", type=Path, default=None, metavar="DATA",
+        help="where the captures go (default: <user data>/captures)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--count", type=positive_int, default=SUGGESTED_IMAGES_PER_CLASS,
+        help="images to capture per class (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--countdown", type=float, default=None, help="seconds before each capture starts"
+    )
+
+
+def guided_steps(
+    data_dir: Path, count: int = SUGGESTED_IMAGES_PER_CLASS, source: str = "0"
+) -> list[str]:
     """The guided session as plain commands."""
-    return [collect_command(g, data_dir, count) for g in CAPTURE_ORDER] + [
+    extra = f" --source {source}" if str(source) != "0" else ""
+    return [collect_command(g, data_dir, count) + extra for g in CAPTURE_ORDER] + [
         f"python -m training personalize {data_dir}"
     ]
+
+
+def check_source(source: str) -> str | None:
+    """None if ``source`` opens (it is closed again at once), else the message to print."""
+    from training.collect import source_hint
+    from vision.sources import open_source
+
+    try:
+        opened = open_source(source)
+    except SourceError as exc:
+        return (
+            f"error: {exc}\n{source_hint(source)} For example: python -m training --source clip.mp4"
+        )
+    opened.close()
+    return None
 
 
 def guided(
@@ -690,19 +931,21 @@ def guided(
     source: str = "0",
     countdown: float | None = None,
     data_dir: Path | None = None,
+    count: int = SUGGESTED_IMAGES_PER_CLASS,
 ) -> int:
-    """``python -m training`` alone: capture rock, paper, scissors and an empty scene, then train.
+    """``python -m training`` alone: check the camera, capture each class, then personalise.
 
     When stdin is not a terminal, prints the steps as commands and returns 0. ``source``,
-    ``countdown`` and ``data_dir`` are passed on to the capture (defaults: camera 0, the
-    capture tool's countdown, ``<user data>/captures``).
+    ``countdown``, ``data_dir`` and ``count`` are passed on to the capture (defaults: camera 0,
+    the capture tool's countdown, ``<user data>/captures``, 50). Returns 2 when the source
+    cannot be opened (before asking anything), else what the last step returned.
     """
     stdin = stdin if stdin is not None else sys.stdin
     out = out if out is not None else sys.stdout
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     if not stdin.isatty():
         print("Teach the robot your hand, step by step (run each command in turn):", file=out)
-        for i, step in enumerate(guided_steps(data_dir), 1):
+        for i, step in enumerate(guided_steps(data_dir, count, source), 1):
             print(f"  {i}. {step}", file=out)
         print(
             "Run 'python -m training' in a terminal for a guided session; "
@@ -712,26 +955,30 @@ def guided(
         return 0
     from training import collect
 
+    problem = check_source(source)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     print(
         "Teach the robot your hand. You will show rock, paper and scissors to the camera, then an\n"
-        f"empty scene; {SUGGESTED_IMAGES_PER_CLASS} images each, about one a second. Then it "
-        f"trains for a few minutes.\nYour images go to {data_dir}.",
+        f"empty scene; {count} images each, about one a second. Then it trains for a few "
+        f"minutes.\nYour images go to {data_dir}.\n{_VARIETY}",
         file=out,
     )
     for g in CAPTURE_ORDER:
-        have = _count_images(data_dir / g.value) if (data_dir / g.value).is_dir() else 0
-        print(f"\n{g.value.upper()}: {_PROMPTS[g]} (you have {have} already)", file=out)
+        counts = class_counts(data_dir)
+        print(f"\n{g.value.upper()}: {_PROMPTS[g]} (so far: {format_counts(counts)})", file=out)
         answer = _ask("Press Enter to start, s to skip, q to quit: ", stdin, out)
         if answer == "q":
             return 0
         if answer == "s":
             continue
-        count = str(SUGGESTED_IMAGES_PER_CLASS)
-        argv = ["--label", g.value, "--out", str(data_dir), "--count", count, "--source", source]
+        argv = ["--label", g.value, "--out", str(data_dir), "--count", str(count)]
+        argv += ["--source", source]
         if countdown is not None:
             argv += ["--countdown", str(countdown)]
-        code = collect.main(collect.parse_args(argv))
-        if code != 0:
+        code, reason = collect.run(collect.parse_args(argv))
+        if code != 0 or reason == "terminated":
             return code
     answer = _ask("\nAll captured. Press Enter to personalise now, q to quit: ", stdin, out)
     if answer == "q":
