@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -9,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.helpers import gesture_clip, write_video
+from tests.helpers import ROOT, dataset_images, gesture_clip, load, write_video
 from training import collect
 from vision.labels import Gesture
 from vision.sources import Frame, MemorySource
@@ -232,7 +236,8 @@ def test_headless_is_automatic_without_a_display(clip, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "Saved 3 image(s) of scissors" in captured.out
     assert "scissors: 1 saved" in captured.err  # the terminal counter...
-    assert captured.err.rstrip().endswith("scissors: 3 saved (Ctrl-C to stop)")  # ...and the total
+    last = captured.err.rstrip().splitlines()[-1]  # ...and the total, with every class's count
+    assert last == "scissors: 3 saved (Ctrl-C to stop); in all: rock 0, paper 0, scissors 3, none 0"
 
 
 def test_terminal_countdown(tmp_path, capsys):
@@ -320,10 +325,10 @@ def test_bad_source_and_bad_arguments(tmp_path, capsys):
                 "--headless",
             ]
         )
-        == 1
+        == 2
     )
     assert "no such file" in capsys.readouterr().err
-    assert run(["--label", "rock", "--out", str(tmp_path), "--source", "99", "--headless"]) == 1
+    assert run(["--label", "rock", "--out", str(tmp_path), "--source", "99", "--headless"]) == 2
     assert "Plug in a camera" in capsys.readouterr().err
     for argv in (
         ["--label", "lizard"],
@@ -363,3 +368,112 @@ def test_roi(tmp_path):
     )
     shapes = {cv2.imread(str(p)).shape for p in jpegs(tmp_path / "none")}
     assert shapes == {(120, 80, 3)}
+
+
+class SigtermSource(LiveSource):
+    """A camera stand-in that sends this process a real SIGTERM at frame ``at``."""
+
+    def __init__(self, clock: FakeClock, at: int):
+        super().__init__(clock, frames=1000)
+        self.at = at
+
+    def read(self) -> Frame:
+        if self.index == self.at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().read()
+
+
+def test_sigterm_stops_the_capture_and_keeps_every_image(tmp_path):
+    clock = FakeClock()
+    writer = collect.ImageWriter(tmp_path, Gesture.ROCK)
+    with collect._stop_on_sigterm() as stop:
+        result = collect.capture(
+            SigtermSource(clock, at=45), writer, interval=10, countdown=0, clock=clock,
+            sleep=clock.sleep, stop=stop,
+        )  # fmt: skip
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back afterwards
+    assert result.reason == "terminated"
+    assert len(result.saved) == 5  # frames 0, 10, 20, 30, 40
+    assert all(cv2.imread(str(p)) is not None for p in result.saved)  # whole JPEGs
+
+
+def test_sigterm_prints_the_summary_and_exits_0(clip, tmp_path):
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(ROOT)}
+    argv = ["--label", "paper", "--out", str(tmp_path), "--source", str(clip), "--headless"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "training", "collect", *argv, "--countdown", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        for line in proc.stderr:
+            if "saving starts in" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert f"Saved 0 image(s) of paper into {tmp_path / 'paper'} (stopped by SIGTERM" in out
+    assert "Images in" in out and "paper 0" in out and "Traceback" not in err
+
+
+def test_prompts_change_as_the_count_grows_and_counts_are_shown(tmp_path, capsys):
+    (tmp_path / "paper").mkdir()
+    cv2.imwrite(str(tmp_path / "paper" / "old.jpg"), np.zeros((8, 8, 3), np.uint8))
+    view = collect.TerminalView()
+    writer = collect.ImageWriter(tmp_path / "rock", Gesture.ROCK)
+    frames = numbered_frames(40)
+    collect.capture(
+        MemorySource(frames), writer, interval=2, countdown=0, view=view,
+        counts=collect.class_counts(tmp_path),
+    )  # fmt: skip
+    view.close()
+    err = capsys.readouterr().err
+    prompts = [t for _, t in collect._HAND_PROMPTS[:3]]
+    assert err.index(prompts[0]) < err.index(prompts[1]) < err.index(prompts[2])
+    assert "rock: 20 saved" in err and "in all: rock 20, paper 1, scissors 0, none 0" in err
+    assert collect.variety_prompt(Gesture.NONE, 0) != collect.variety_prompt(Gesture.NONE, 30)
+
+
+def test_near_identical_captures_are_warned_about_while_capturing(tmp_path, datasets_dir, capsys):
+    """One photo held still: a warning after 6; real photos of different hands: none."""
+    still = [load(dataset_images("rps-cv", "rock", 1)[0], (160, 120))] * 8
+    view = collect.TerminalView()
+    result = collect.capture(
+        MemorySource(still), collect.ImageWriter(tmp_path / "a", Gesture.ROCK), interval=1,
+        countdown=0, view=view,
+    )  # fmt: skip
+    assert "WARNING: the last 6 images look the same" in capsys.readouterr().err
+    assert result.warning
+    varied = [load(p, (160, 120)) for p in dataset_images("rps-sxsw", "rock", 8)]
+    result = collect.capture(
+        MemorySource(varied), collect.ImageWriter(tmp_path / "b", Gesture.ROCK), interval=1,
+        countdown=0, view=collect.TerminalView(),
+    )  # fmt: skip
+    assert not result.warning and "look the same" not in capsys.readouterr().err
+    # the summary of a command run says so too
+    clip = write_video(tmp_path / "still.avi", [cv2.resize(still[0], (640, 480))] * 8)
+    argv = ["--label", "rock", "--out", str(tmp_path / "c"), "--source", str(clip)]
+    assert run([*argv, "--interval", "1", "--countdown", "0", "--headless"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: your 8 rock images are near-identical" in out and "move your hand" in out
+
+
+def test_preview_window_shows_the_prompt_counts_and_warning(tmp_path):
+    window = collect.PreviewWindow(fps=1000)
+    state = collect.CaptureState(Gesture.PAPER, 50, phase="capturing", saved=31)
+    state.counts = {Gesture.ROCK: 50, Gesture.PAPER: 0}
+    state.prompt = collect.variety_prompt(Gesture.PAPER, 31)
+    state.warning = collect._ALIKE.format(n=6)
+    frame = cv2.resize(load(dataset_images("rps-cv", "paper", 1)[0]), (640, 480))
+    try:
+        window.update(frame, collect.roi_rect(frame.shape, None), state)
+        import pygame
+
+        pygame.image.save(window.screen, str(tmp_path / "preview.png"))
+        shot = pygame.surfarray.array3d(window.screen).transpose(1, 0, 2)
+    finally:
+        window.close()
+    bottom = shot[-90:]
+    assert (np.abs(bottom.astype(int) - (255, 120, 60)).sum(axis=2) < 60).any()  # the warning
+    assert (bottom == 255).all(axis=2).any()  # the white prompt

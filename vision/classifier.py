@@ -279,7 +279,8 @@ class GestureClassifier:
         else:
             self._load(default_model_dir(), int(threads), exact)
             self.origin = "shipped"
-        log.info("gesture model: %s (%s, %d threads)", self.origin, self.folder, self.threads)
+        level = logging.INFO if path is None else logging.DEBUG  # one asked for by name: known
+        log.log(level, "gesture model: %s (%s, %d threads)", self.origin, self.folder, self.threads)
 
     def _load(self, path: str | Path, threads: int, exact: bool) -> None:
         import ncnn
