@@ -17,7 +17,7 @@ import numpy as np
 import pygame
 
 from hardware.body import NullBody, RobotBody
-from vision.labels import THROWS
+from vision.labels import THROWS, Gesture
 
 from . import art
 from .art import HEIGHT, WIDTH
@@ -107,9 +107,11 @@ class App:
     def quit(self, code: int = 0) -> None:
         self.exit_code = code
 
-    def auto_throw(self, referee: Referee) -> None:
+    def auto_throw(self, referee: Referee) -> Gesture:
         """``--auto`` with keyboard input: a random throw, so demos play by themselves."""
-        referee.throw(self.rng.choice(THROWS))
+        gesture = self.rng.choice(THROWS)
+        referee.throw(gesture)
+        return gesture
 
     def remember_frame(self, since: float, until: float) -> None:
         """Keep the newest camera frame if its reading falls in ``since..until`` (the capture

@@ -6,9 +6,13 @@ gesture stream in a short window after "shoot", the outcome goes to the LEDs, to
 the round log (``game.roundlog``, one fsynced JSON line per round). The rules, the robot's choice
 and the capture window are the screen game's own (``Referee``, ``Round``, ``make_strategy``).
 
+A match is best of ``rounds``, as on the screen: the first to win ``rounds // 2 + 1`` rounds wins
+it and play stops; draws do not count. ``rounds=None`` (``--endless``) plays until stopped.
+
 No confident gesture in the window: the round is replayed (a fresh countdown; the robot chooses
-again), at most ``max_replays`` times; then the round is written as ``void`` and not scored.
-Replays are not written to the round log.
+again), at most ``max_replays`` times; then the round is written as ``void`` and not scored, and a
+match stops there (no hand seen for a while), as the screen game's does. Replays are not written
+to the round log.
 
 A camera runs in real time. A video file or image folder loops and runs on its own clock (frame
 number / fps), as fast as the model reads it, so demos and tests need no waiting.
@@ -36,7 +40,7 @@ from vision.errors import RPSError, SourceError
 from vision.labels import Gesture
 
 from .inputs import is_live_spec
-from .referee import Referee, RoundResult
+from .referee import MatchOver, Referee, RoundResult
 from .round import Round, Timing
 from .roundlog import VOID, RoundLog, RoundRecord, Stats
 from .rules import Match
@@ -51,7 +55,8 @@ POLL_S = 0.02
 
 @dataclass(frozen=True)
 class HeadlessSettings:
-    """``rounds``: rounds to play, ``None`` for ever. Pauses are seconds, for live sources only."""
+    """``rounds``: a best-of-``rounds`` match, ``None`` for ever. Pauses are seconds, for live
+    sources only."""
 
     rounds: int | None = None
     auto: bool = False
@@ -128,12 +133,14 @@ class HeadlessGame:
         self.stats: Stats = roundlog.stats()
         self.strategy = strategy
         self._warm_up()
+        self.match = Match(best_of=self.settings.rounds)
         self.referee = Referee(
-            strategy, Match(best_of=None), self.settings.timing, body=body, max_replays=None
+            strategy, self.match, self.settings.timing, body=body, max_replays=None
         )
         self.clock = _Clock(stream, clock, sleep)
         self._sleep = sleep
-        self.played = 0
+        self.played = 0  # rounds played in this run, void ones included
+        self.over: MatchOver | None = None
 
     def _warm_up(self) -> None:
         """Let the strategy learn the rounds played before a restart."""
@@ -149,8 +156,11 @@ class HeadlessGame:
             )
 
     def play(self) -> int:
-        """Play ``settings.rounds`` rounds (or until stopped); returns the rounds played."""
-        while self.settings.rounds is None or self.played < self.settings.rounds:
+        """Play a best-of-``settings.rounds`` match (or until stopped); returns the rounds played.
+
+        The match is over when one side has won ``rounds // 2 + 1`` rounds, or after a void round
+        (no hand seen ``max_replays`` times in a row); ``over`` then says which."""
+        while self.over is None:
             self.body.attract()
             if not self.settings.auto:
                 self._wait_for_button()
@@ -186,9 +196,14 @@ class HeadlessGame:
         self.stats.add(record.outcome)
         self.played += 1
         log.info(
-            "round %d: robot %s, player %s (%.2f) -> %s | %s",
+            "round %d: robot %s, player %s (%.2f) -> %s | %s | %r",
             number, record.robot, record.player, record.confidence, record.outcome, self.stats,
+            self.match,
         )  # fmt: skip
+        if self.referee.over is not None:
+            self.over = self.referee.over
+        elif record.outcome == VOID and not self.match.endless:
+            self.over = MatchOver("no hand")
         self.clock.pause(self.settings.hold)
         return record
 
@@ -219,7 +234,7 @@ def _confidence(window: list, result: RoundResult) -> float:
 
 
 def settings_from_args(args: argparse.Namespace) -> HeadlessSettings:
-    """From --rounds (--endless: for ever), --auto, --max-replays and --speed."""
+    """From --rounds (best of N; --endless: for ever), --auto, --max-replays and --speed."""
     rounds = getattr(args, "rounds", None)
     if getattr(args, "endless", False) or rounds is None or rounds <= 0:
         rounds = None
@@ -323,7 +338,8 @@ def _run_headless(args: argparse.Namespace) -> int:
             except SourceEnded as exc:
                 log.error("%s: no more frames, stopping after %d rounds", exc, game.played)
                 return 1
-            log.info("played %d rounds: %s", game.played, game.stats)
+            log.info("played %d rounds: %s %d-%d, %d draws | %s", game.played, game.over.message,
+                     game.match.wins, game.match.losses, game.match.draws, game.stats)  # fmt: skip
             return 0
         except Terminated:
             log.info("stopped by SIGTERM")

@@ -327,7 +327,7 @@ class CountdownScreen(Screen):
             self.round = ref.new_round(now)  # the robot's throw is fixed here
             self.ctx.kept_frames = {}
             if self.ctx.options.auto and not self.ctx.input.camera:
-                self.ctx.auto_throw(ref)
+                self.chosen = self.ctx.auto_throw(ref)
         reading = self.ctx.input.reading()
         if reading is not None:
             ref.observe(reading)

@@ -45,11 +45,14 @@ def three_rounds(clip, tmp_path_factory):
     return done, log
 
 
-def test_three_rounds_exit_0_and_write_three_lines(three_rounds):
+def test_best_of_three_exits_0_and_writes_a_line_a_round(three_rounds):
+    """``--rounds 3`` is a best-of-3 match, as in the screen game: over at 2 wins (or a void)."""
     done, log = three_rounds
     assert done.returncode == 0, done.stderr[-3000:]
     rounds = [json.loads(line) for line in log.read_text().splitlines()]
-    assert len(rounds) == 3
+    outcomes = [r["outcome"] for r in rounds]
+    assert "void" in outcomes[-1:] or max(outcomes.count("win"), outcomes.count("lose")) == 2
+    assert outcomes[-1] != "draw" and len(rounds) >= 1
     for number, r in enumerate(rounds, 1):
         assert set(r) == FIELDS and r["round"] == number
         assert r["robot"] in ("rock", "paper", "scissors")
@@ -57,7 +60,9 @@ def test_three_rounds_exit_0_and_write_three_lines(three_rounds):
         assert 0.0 <= r["confidence"] <= 1.0
         if r["outcome"] == "void":
             assert r["player"] == "none" and r["replays"] == 5  # the CLI's --max-replays
-    assert "played 3 rounds" in done.stderr and "Traceback" not in done.stderr
+    ends = ("You win the match!", "The robot wins the match!", "No hand seen for a while")
+    assert any(f"played {len(rounds)} rounds: {end}" in done.stderr for end in ends)
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.skipif(PLACEHOLDER, reason="the shipped model is a random-weight placeholder")
@@ -65,7 +70,7 @@ def test_three_rounds_read_the_players_rock(three_rounds):
     """Depends on model quality: the trained model must read real rock photos as rock."""
     _, log = three_rounds
     rounds = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [r["player"] for r in rounds] == ["rock"] * 3
+    assert [r["player"] for r in rounds] == ["rock"] * len(rounds) and len(rounds) >= 2
     for r in rounds:
         assert r["outcome"] == judge(Gesture.ROCK, Gesture(r["robot"])).value
         assert r["confidence"] >= 0.55

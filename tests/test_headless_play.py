@@ -1,4 +1,4 @@
-"""Headless play in-process: rounds, replays, the round log, the button, on mock pins.
+"""Headless play in-process: a best-of-N match, replays, the round log, the button, mock pins.
 
 The gesture stream here is the real one (MemorySource, GestureStream, smoothing), fed solid
 colour frames that a colour-code classifier reads: these tests are about the game flow, not the
@@ -75,13 +75,13 @@ def test_rounds_are_scored_shown_and_logged(tmp_path, pins, body):
     log = RoundLog(tmp_path / "rounds.jsonl")
     game = HeadlessGame(
         body, stream_of((Gesture.PAPER, 30)), make_strategy("random", seed=3), log,
-        HeadlessSettings(rounds=4, auto=True),
+        HeadlessSettings(rounds=5, auto=True),
     )  # fmt: skip
     for pin in OUTCOME_PINS.values():
         pins.pin(pin).clear_states()
-    assert game.play() == 4
+    played = game.play()
     rounds = lines(log.path)
-    assert [r["round"] for r in rounds] == [1, 2, 3, 4]
+    assert [r["round"] for r in rounds] == list(range(1, played + 1))
     for r in rounds:
         assert r["player"] == "paper" and r["confidence"] == 1.0 and r["replays"] == 0
         assert r["outcome"] == judge(Gesture.PAPER, Gesture(r["robot"])).value
@@ -90,6 +90,11 @@ def test_rounds_are_scored_shown_and_logged(tmp_path, pins, body):
     stats = Stats(outcomes.count(Outcome.WIN), outcomes.count(Outcome.LOSE))
     stats.draws = outcomes.count(Outcome.DRAW)
     assert game.stats == stats == log.stats()
+    # best of 5, as on the screen: over when one side has 3 wins, draws do not count
+    assert max(stats.wins, stats.losses) == 3 and played >= 3
+    last = Outcome(rounds[-1]["outcome"])
+    assert last is not Outcome.DRAW and (stats.wins == 3) == (last is Outcome.WIN)
+    assert game.over.reason == ("won" if stats.wins == 3 else "lost")
     for outcome, pin in OUTCOME_PINS.items():  # each outcome LED lit once per such round
         lit = sum(1 for s in pins.pin(pin).states if s.state)
         assert lit == outcomes.count(outcome)
@@ -97,16 +102,27 @@ def test_rounds_are_scored_shown_and_logged(tmp_path, pins, body):
     assert body.servo.servo.angle == pytest.approx(body.config.servo.angles[last_robot])
 
 
-def test_no_hand_is_replayed_a_few_times_then_the_round_is_void(tmp_path, body):
+def test_no_hand_is_replayed_a_few_times_then_the_round_is_void_and_the_match_stops(tmp_path, body):
     log = RoundLog(tmp_path / "rounds.jsonl")
     game = HeadlessGame(
         body, stream_of((Gesture.NONE, 10)), make_strategy("adaptive", seed=1), log,
-        HeadlessSettings(rounds=2, auto=True, max_replays=3),
+        HeadlessSettings(rounds=3, auto=True, max_replays=3),
     )  # fmt: skip
-    game.play()
+    assert game.play() == 1
     rounds = lines(log.path)
-    assert [(r["player"], r["outcome"], r["replays"]) for r in rounds] == [("none", "void", 3)] * 2
-    assert game.referee.attempts == 8  # (1 + 3 replays) x 2 rounds
+    assert [(r["player"], r["outcome"], r["replays"]) for r in rounds] == [("none", "void", 3)]
+    assert game.referee.attempts == 4  # 1 + 3 replays
+    assert game.stats == Stats(void=1) and game.over.reason == "no hand"
+
+
+def test_endless_play_goes_on_after_a_void_round(tmp_path, body):
+    log = RoundLog(tmp_path / "rounds.jsonl")
+    game = HeadlessGame(
+        body, stream_of((Gesture.NONE, 10)), make_strategy("adaptive", seed=1), log,
+        HeadlessSettings(rounds=None, auto=True, max_replays=1),
+    )  # fmt: skip
+    for _ in range(2):
+        assert game.play_round().outcome == "void" and game.over is None
     assert game.stats == Stats(void=2)
 
 
@@ -118,7 +134,7 @@ def test_a_replayed_round_is_scored_once_a_hand_shows_up(tmp_path, body):
         HeadlessSettings(rounds=1, auto=True),
     )  # fmt: skip
     game.play()
-    (record,) = lines(log.path)
+    record = lines(log.path)[0]
     assert (record["player"], record["replays"]) == ("rock", 1)
 
 
@@ -142,10 +158,11 @@ def test_each_round_waits_for_the_button(tmp_path, pins, body):
         body, stream_of((Gesture.SCISSORS, 30)), make_strategy("random", seed=2), log,
         HeadlessSettings(rounds=3, auto=False), sleep=sleep,
     )  # fmt: skip
-    assert game.play() == 3
-    assert len(polls) == 9  # three idle polls before each of the three rounds
+    played = game.play()
+    assert played >= 2 and max(game.match.wins, game.match.losses) == 2  # best of 3
+    assert len(polls) == 3 * played  # three idle polls before each round
     assert all(angle == 0 and not any(leds) for angle, leds in polls)  # attract: all at rest
-    assert [r["player"] for r in lines(log.path)] == ["scissors"] * 3
+    assert [r["player"] for r in lines(log.path)] == ["scissors"] * played
 
 
 def test_stats_and_the_strategy_survive_a_restart_and_a_torn_line(tmp_path, body):
@@ -162,10 +179,10 @@ def test_stats_and_the_strategy_survive_a_restart_and_a_torn_line(tmp_path, body
     )  # fmt: skip
     assert game.stats == Stats(wins=1, draws=1)
     assert len(strategy.history) == 2  # learned the rounds before the restart
-    game.play()
-    rounds = lines(path)  # the torn line is gone, the new one is whole
-    assert [r["round"] for r in rounds] == [1, 2, 3]
-    assert RoundLog(path).stats().rounds == 3
+    played = game.play()
+    rounds = lines(path)  # the torn line is gone, the new ones are whole
+    assert [r["round"] for r in rounds] == list(range(1, 3 + played))
+    assert RoundLog(path).stats().rounds == 2 + played
 
 
 def test_round_log_reads_tolerantly(tmp_path, caplog):
@@ -238,9 +255,10 @@ def test_a_live_source_plays_in_real_time_on_the_stream_thread(tmp_path, body):
         HeadlessSettings(rounds=1, auto=True, timing=fast, hold=0.0),
     )  # fmt: skip
     with stream:
-        assert game.play() == 1
-    (record,) = lines(tmp_path / "r.jsonl")
-    assert record["player"] == "rock" and record["confidence"] == 1.0
+        played = game.play()
+    records = lines(tmp_path / "r.jsonl")
+    assert len(records) == played and records[-1]["outcome"] != "draw"  # best of 1
+    assert all(r["player"] == "rock" and r["confidence"] == 1.0 for r in records)
     assert not stream.running
 
 
@@ -251,7 +269,7 @@ def test_an_unwritable_round_log_does_not_stop_play(tmp_path, body, caplog):
         body, stream_of((Gesture.PAPER, 30)), make_strategy("random", seed=1),
         RoundLog(blocker / "rounds.jsonl"), HeadlessSettings(rounds=2, auto=True),
     )  # fmt: skip
-    assert game.play() == 2 and game.stats.rounds == 2
+    assert game.play() == game.stats.rounds >= 2
     assert "cannot write the round log" in caplog.text
 
 
