@@ -144,3 +144,23 @@ def test_parser_is_reusable():
         (35, 40),
     )
     assert (config.momentum, config.weight_decay, config.model) == (0.9, 1e-4, "liteconv")
+
+
+@pytest.mark.parametrize("command", ["train", "all"])
+def test_an_out_folder_that_cannot_be_written_exits_2_before_any_work(tmp_path, capsys, command):
+    data = make_dataset(tmp_path / "data")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    try:
+        for out, why in ((blocker / "run", "Not a directory"), (read_only, "is read-only")):
+            with pytest.raises(SystemExit) as exc:
+                main([command, str(data), "--out", str(out), "--epochs", "1"])
+            err = capsys.readouterr().err
+            assert exc.value.code == 2 and f"--out {out}" in err and why in err, err
+            assert "pass a folder you can write to" in err
+    finally:
+        read_only.chmod(0o755)
+    assert not list(read_only.iterdir())

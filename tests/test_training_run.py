@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -20,6 +24,7 @@ from vision.classifier import GestureClassifier
 from vision.errors import ConfigError, ModelError
 from vision.paths import METADATA_NAME
 
+ROOT = Path(__file__).resolve().parent.parent
 PER_CLASS = 5
 TINY = {"input_size": (64, 64), "batch_size": 4, "workers": 0, "progress": False}
 
@@ -185,3 +190,71 @@ def test_init_from_starts_from_a_checkpoints_weights(run_all, mini_cv, tmp_path)
     tuned = train(cfg, train_items, test_items).model.state_dict()
     assert torch.allclose(tuned["fc.weight"], start["fc.weight"], atol=1e-6)
     assert torch.allclose(tuned["conv1.0.weight"], start["conv1.0.weight"], atol=1e-6)
+
+
+def test_a_class_without_images_is_warned_about_and_written_in_the_model_card(
+    run_all, mini_cv, tmp_path, caplog
+):
+    meta = json.loads((run_all / "model" / METADATA_NAME).read_text())
+    assert meta["train_counts"]["none"] == 0 and meta["train_counts"]["rock"] == 4
+    assert len(meta["warnings"]) == 1 and "no 'none' images" in meta["warnings"][0]
+    assert "'no hand'" in meta["warnings"][0]
+    train_items, test_items = _items(mini_cv)
+    with caplog.at_level("WARNING", logger="training.train"):
+        train(TrainConfig(**TINY, epochs=1, out=str(tmp_path)), train_items, test_items)
+    assert caplog.text.count("no 'none' images") == 1
+
+
+def test_export_finds_pnnx_without_an_activated_venv_and_prints_only_real_paths(
+    run_all, mini_cv, tmp_path
+):
+    """``.venv/bin/python -m training export ...`` with a PATH that lacks the venv's bin/."""
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != bin_dir
+    )
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | {"PATH": path}
+    out = tmp_path / "exported"
+    cmd = [sys.executable, "-m", "training", "export", "--checkpoint",
+           str(run_all / "train" / "last.pt"), "--out", str(out),
+           "--test-images", str(mini_cv / "rock")]  # fmt: skip
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = done.stdout + done.stderr
+    assert f"exported the ncnn model to {out}" in text
+    for line in text.splitlines():  # every path printed still exists
+        for word in line.replace("(", " ").replace(")", " ").split():
+            if word.startswith("/"):
+                assert Path(word.rstrip(":,")).exists(), line
+    assert "no 'none' images" in done.stderr  # the export says what the model cannot do
+    assert (out / METADATA_NAME).is_file()
+
+
+def test_train_prints_its_best_accuracy_rounded(mini_cv, tmp_path, capsys):
+    args = ["train", str(mini_cv), "--splits", str(tmp_path / "none-here"), "--out",
+            str(tmp_path / "run"), "--epochs", "1", "--input-size", "64", "--batch-size", "4",
+            "--workers", "0", "--no-progress"]  # fmt: skip
+    assert main(["split", str(mini_cv), "--out", str(tmp_path / "lists")]) == 0
+    args[3] = str(tmp_path / "lists")
+    assert main(args) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if "best test accuracy" in x][0]
+    assert re.search(r"best test accuracy \d\.\d{4}, epoch 1\)$", line), line
+
+
+def test_pictures_show_whole_epochs_and_an_empty_class_as_not_applicable():
+    from training.evaluate import compute_report, confusion_figure, curves_figure
+
+    history = [
+        {"epoch": e, "train_loss": 1 / e, "test_loss": 1.1 / e, "train_acc": 0.3, "lr": 0.01,
+         "test_acc": 1 / 3} for e in (1, 2)
+    ]  # fmt: skip
+    fig = curves_figure(history)
+    fig.canvas.draw()
+    for ax in fig.axes[:2]:  # the loss and the accuracy axes
+        low, high = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if low <= t <= high]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    report = compute_report([0, 0, 1, 2], [0, 1, 1, 2])  # no "none" images at all
+    texts = [t.get_text() for t in confusion_figure(report).axes[0].texts]
+    assert texts[-4:] == ["n/a"] * 4 and texts[0] == "1\n50%"
+    assert all(t != "0\n0%" for t in texts[-4:])

@@ -109,39 +109,49 @@ def _pyplot():
 
 def save_confusion_png(report: Report, path: str | Path, title: str = "") -> Path:
     """The confusion matrix with counts and row-normalised shading."""
+    return _save(confusion_figure(report, title), path)
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    _pyplot().close(fig)
+    return path
+
+
+def confusion_figure(report: Report, title: str = ""):
+    """The confusion matrix as a matplotlib figure; a class without images reads "n/a"."""
     plt = _pyplot()
     cm = report.confusion
     rows = cm.sum(1, keepdims=True)
     share = np.divide(cm, rows, out=np.zeros(cm.shape, float), where=rows > 0)
     fig, ax = plt.subplots(figsize=(5.2, 4.6), dpi=120)
-    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    shown = np.ma.masked_array(share, np.broadcast_to(rows == 0, share.shape))
+    cmap = plt.get_cmap("Blues").with_extremes(bad="#e6e6e6")  # no test images: grey, not 0%
+    ax.imshow(shown, cmap=cmap, vmin=0, vmax=1)
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
             colour = "white" if share[i, j] > 0.6 else "black"
-            ax.text(
-                j,
-                i,
-                f"{cm[i, j]}\n{share[i, j]:.0%}",
-                ha="center",
-                va="center",
-                color=colour,
-                fontsize=9,
-            )
+            text = f"{cm[i, j]}\n{share[i, j]:.0%}" if rows[i, 0] else "n/a"
+            ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=9)
     ax.set_xticks(range(len(NAMES)), NAMES)
-    ax.set_yticks(range(len(NAMES)), NAMES)
+    ax.set_yticks(range(len(NAMES)), [n if rows[i, 0] else f"{n}\n(no images)"
+                                      for i, n in enumerate(NAMES)])  # fmt: skip
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{title}accuracy {report.accuracy:.3f} ({report.total} images)", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def save_curves_png(history: Sequence[dict], path: str | Path) -> Path:
     """Training loss, test loss, accuracies and learning rate per epoch."""
+    return _save(curves_figure(history), path)
+
+
+def curves_figure(history: Sequence[dict]):
+    """The training curves as a matplotlib figure, with whole-number epoch ticks."""
     plt = _pyplot()
     epochs = [r["epoch"] for r in history]
 
@@ -162,14 +172,14 @@ def save_curves_png(history: Sequence[dict], path: str | Path) -> Path:
     ax_acc.plot(epochs, series("test_acc"), label="test accuracy")
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylim(0, 1)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax_loss, ax_acc):  # epochs are whole numbers: no "0.5" ticks
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_acc.grid(alpha=0.3)
     ax_acc.legend(loc="lower right")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig
 
 
 # --- predictors --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,16 +29,31 @@ PARAM_NAME = "model.ncnn.param"
 BIN_NAME = "model.ncnn.bin"
 
 
-def _pnnx_binary() -> str:
-    exe = shutil.which("pnnx")
-    if exe:
-        return exe
-    import pnnx  # the pip package ships the converter binary
+def pnnx_candidates() -> list[Path]:
+    """Where the pnnx converter may be: PATH, inside the pip package, beside this Python."""
+    found = []
+    if exe := shutil.which("pnnx"):
+        found.append(Path(exe))
+    try:
+        import pnnx  # the pip package ships the converter binary inside itself
+    except ImportError:
+        pnnx = None
+    if pnnx is not None and getattr(pnnx, "__file__", None):
+        package = Path(pnnx.__file__).parent
+        found += [package / "pnnx", package / "bin" / "pnnx"]
+    found.append(Path(sys.executable).parent / "pnnx")  # a venv's bin/, activated or not
+    return found
 
-    candidate = Path(pnnx.__file__).parent / "bin" / "pnnx"
-    if candidate.exists():
-        return str(candidate)
-    raise ModelError("the pnnx converter was not found: pip install pnnx (the 'train' extra)")
+
+def _pnnx_binary() -> str:
+    """The pnnx converter, wherever the installed package put it (a venv need not be active)."""
+    for candidate in pnnx_candidates():
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    raise ModelError(
+        "the pnnx converter was not found (looked on PATH, in the pnnx package and beside "
+        f"{sys.executable}): pip install pnnx (the 'train' extra)"
+    )
 
 
 def export_ncnn(
@@ -98,7 +114,7 @@ def export_ncnn(
         (tmp / METADATA_NAME).write_text(json.dumps(meta, indent=2) + "\n")
         for name in (PARAM_NAME, BIN_NAME, METADATA_NAME):
             shutil.move(str(tmp / name), str(out_dir / name))
-    log.info("exported ncnn model to %s", out_dir)
+    log.debug("converted to ncnn in %s", out_dir)
     return out_dir / METADATA_NAME
 
 
@@ -166,7 +182,7 @@ def export_checkpoint(
     otherwise ``ModelError`` is raised and ``out_dir`` is left as it was. Returns the metadata path.
     """
     from training.models import count_macs, count_params
-    from training.train import load_checkpoint, model_from_checkpoint
+    from training.train import empty_class_warnings, load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint_path)
     model, spec = model_from_checkpoint(ckpt)
@@ -184,6 +200,13 @@ def export_checkpoint(
         "data": data if data is not None else ckpt.get("data"),
         "accuracy": accuracy if accuracy is not None else {"test": ckpt.get("test_acc")},
     }
+    counts = ckpt.get("train_counts") or _train_counts(extra["data"])
+    if counts is not None:
+        extra["train_counts"] = counts
+        if warnings := empty_class_warnings(counts):
+            extra["warnings"] = warnings  # the model card says what this model cannot do
+            for warning in warnings:
+                log.warning("warning: %s", warning)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}-", dir=out_dir.parent) as tmp:
@@ -196,7 +219,21 @@ def export_checkpoint(
         for name in (PARAM_NAME, BIN_NAME, METADATA_NAME):
             os.replace(Path(tmp) / name, out_dir / name)
     log.info("parity on %d images: max prob diff %.2e", len(images), worst)
+    log.info("exported the ncnn model to %s", out_dir)
     return out_dir / METADATA_NAME
+
+
+def _train_counts(data) -> dict[str, int] | None:
+    """Training images per class from a checkpoint's data description (older checkpoints)."""
+    if not isinstance(data, list) or not all(
+        isinstance(d, dict) and isinstance(d.get("train_counts"), dict) for d in data
+    ):
+        return None
+    total: dict[str, int] = {g.value: 0 for g in CLASS_ORDER}
+    for d in data:
+        for name, n in d["train_counts"].items():
+            total[name] = total.get(name, 0) + int(n)
+    return total
 
 
 def compact_state_dict(state: dict) -> tuple[dict, dict]:

@@ -266,6 +266,26 @@ def _train_loader(dataset, config: TrainConfig, d: Dist, epoch: int, device) -> 
     )
 
 
+def empty_class_warnings(counts: dict[str, int]) -> list[str]:
+    """What a model trained on these class counts can never do, one sentence per empty class."""
+    out = []
+    for name, n in counts.items():
+        if n:
+            continue
+        if name == "none":
+            out.append(
+                "no 'none' images (empty scenes) in the training data: the model can never say "
+                "'no hand' and will call an empty scene rock, paper or scissors; add a none/ "
+                "folder of photos without a hand"
+            )
+        else:
+            out.append(
+                f"no '{name}' images in the training data: the model can never read {name}; "
+                f"add a {name}/ folder"
+            )
+    return out
+
+
 def train(
     config: TrainConfig,
     train_items: Sequence[Item],
@@ -291,19 +311,20 @@ def train(
         torch.cuda.set_device(device)
     out = Path(config.out)
     if d.main:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the output folder {out}: {exc}") from exc
     spec = Preprocessing(input_size=config.input_size, resize=config.resize)
 
     train_items = drop_unreadable(list(train_items)) + list(extra_train_items or [])
     test_items = drop_unreadable(list(test_items))
     if not train_items:
         raise ConfigError("no training images: check the dataset and its train list")
-    log.info(
-        "training on %d images %s, testing on %d",
-        len(train_items),
-        label_counts(train_items),
-        len(test_items),
-    )
+    counts = label_counts(train_items)
+    log.info("training on %d images %s, testing on %d", len(train_items), counts, len(test_items))
+    for warning in empty_class_warnings(counts):
+        log.warning("warning: %s", warning)
     augment = Augmenter(spec, config.augment, config.background_p)
     train_set = GestureDataset(train_items, spec, augment, seed=config.seed)
     test_loader = None
@@ -410,6 +431,7 @@ def train(
             "classes": [g.value for g in CLASS_ORDER],
             "history": history,
             "data": data_info,
+            "train_counts": counts,
         }
         save_checkpoint(state, out / LAST)
         if improved:
