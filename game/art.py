@@ -226,6 +226,19 @@ def fit_size(message: str, size: int, max_width: float) -> int:
     return size
 
 
+def wrap(message: str, size: int, max_width: float) -> list[str]:
+    """``message`` split at spaces into lines no wider than ``max_width`` at ``size``."""
+    measure = font(max(8, int(size)) * 2, bold=size >= 40)
+    lines: list[str] = []
+    for word in message.split():
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and measure.size(joined)[0] / 2 <= max_width:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+    return lines
+
+
 def text(
     surface: pygame.Surface,
     message: str,

@@ -268,12 +268,12 @@ class AttractScreen(Screen):
         for i, g in enumerate(THROWS):
             sprite = art.hand_sprite(g, 56)
             surface.blit(sprite, (230 + i * 56, 125 + (bob if i % 2 else -bob)))
-        art.text(surface, "How to play", 30, art.ACCENT, topleft=(32, 216))
+        art.text(surface, "How to play", 30, art.ACCENT, topleft=(32, 210))
         for i, step in enumerate(how_to_play(self.ctx)):
             colour = art.INK if i < 4 else art.MUTED
             art.text(surface, f"{i + 1}. {step}" if i < 4 else step, 24, colour,
-                     topleft=(32, 248 + 26 * i), max_width=370)  # fmt: skip
-        right = pygame.Rect(430, 92, 340, 290)
+                     topleft=(32, 240 + 25 * i), max_width=370)  # fmt: skip
+        right = pygame.Rect(430, 92, 340, 270)
         if self.ctx.input.camera:
             draw_camera(surface, self.ctx, right)
         else:
@@ -281,14 +281,12 @@ class AttractScreen(Screen):
             self.cards.draw(surface, None)
             tips = ("Press the key, or tap the card,", "before the robot says SHOOT!")
             for i, tip in enumerate(tips):
-                art.text(surface, tip, 24, art.MUTED, center=(right.centerx, 282 + 26 * i),
+                art.text(surface, tip, 24, art.MUTED, center=(right.centerx, 280 + 26 * i),
                          max_width=right.width)  # fmt: skip
-        lines = [(input_line(self.ctx), art.MUTED)]
         notice = getattr(self.ctx.options, "notice", None)
-        if notice:
-            lines.insert(0, (notice, art.DRAW))
-        for i, (line, colour) in enumerate(lines):
-            art.text(surface, line, 24, colour, center=(WIDTH / 2, 416 - 24 * (len(lines) - 1 - i)))
+        for i, line in enumerate(art.wrap(notice, 22, WIDTH - 40)[:2] if notice else []):
+            art.text(surface, line, 22, art.DRAW, center=(WIDTH / 2, 377 + 20 * i))
+        art.text(surface, input_line(self.ctx), 24, art.MUTED, center=(WIDTH / 2, 420))
         colour = pulse_colour(art.ACCENT, self.now)
         art.text(surface, "Press SPACE or tap to play", 34, colour, center=(WIDTH / 2, 452))
 

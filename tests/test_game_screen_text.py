@@ -234,6 +234,16 @@ def test_the_attract_screen_says_what_reads_the_hand(classifier, far_away_model)
     assert "Camera 0 · model: shipped" in texts
     assert "3. Show your hand in the box at SHOOT!" in texts
 
+    fallback = (
+        "Your personal model is broken: playing with the shipped model. Run 'python -m training "
+        "personalize --reset' (or personalize again)."
+    )
+    broken = app_for(camera_input(classifier, paper_photos(1)), notice=fallback)
+    _, drawn = draw(SCREENS["attract"](broken), 1.0)
+    notice = [d for d in drawn if d.message.split()[0] in fallback.split()]
+    assert " ".join(d.message for d in notice[-2:]) == fallback  # wrapped, not shrunk to dust
+    assert all(d.line_height >= 14 for d in notice[-2:])
+
     far = app_for(camera_input(far_away_model, paper_photos(1)), notice="a notice from the cli")
     line = input_line(far)
     assert line == "Camera 0 · model: …/my-own-model/model.json"
