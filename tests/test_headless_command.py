@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -138,4 +139,4 @@ def test_a_log_that_is_not_a_regular_file_is_not_read_back(clip, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "/dev/full is not a regular file" in done.stderr
     assert done.stderr.count("cannot write the round log /dev/full") >= 1
-    assert "played 1 rounds" in done.stderr
+    assert re.search(r"played \d+ rounds", done.stderr)  # a best-of-1 match, draws and all
