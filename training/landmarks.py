@@ -234,7 +234,7 @@ def build(out: Path, wheel: Path | None, data: list[Path], images: int) -> dict:
                         f"{d['max_presence']:.4f} (limit {PRESENCE_TOLERANCE}); nothing written"
                     )
             for src in (param, binary):
-                shutil.copy(src, staged / f"hand_landmark_{variant}{src.name[len(tflite.stem):]}")
+                shutil.copy(src, staged / f"hand_landmark_{variant}{src.name[len(tflite.stem) :]}")
             report[variant] = {
                 "source": f"mediapipe=={MEDIAPIPE_VERSION} wheel, {WHEEL_PATH.format(variant)}",
                 "tflite_sha256": sha256(tflite),

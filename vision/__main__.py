@@ -271,7 +271,13 @@ class _OverlayWriter:
 
         roi = stream.roi_rect(frame.image.shape)
         image = draw_overlay(
-            frame.image, roi, reading.gesture, reading.confidence, reading.fps, reading.state
+            frame.image,
+            roi,
+            reading.gesture,
+            reading.confidence,
+            reading.fps,
+            reading.state,
+            landmarks=reading.landmarks if reading.frame_index == frame.index else None,
         )
         if self._writer is None:
             self.size = (image.shape[1], image.shape[0])

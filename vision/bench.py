@@ -97,11 +97,11 @@ def _load_average() -> float | None:
         return None
 
 
-def _test_frame(size=(480, 640)) -> np.ndarray:
+def _test_frame(size=(480, 640), photo_dir: str = "rps-cv/rock") -> np.ndarray:
     """A real photo at 640x480 when the shared datasets are there, else a synthetic scene."""
     import cv2
 
-    photos = sorted((ROOT.parent / "shared" / "datasets" / "rps-cv" / "rock").glob("*.jpg"))
+    photos = sorted((ROOT.parent / "shared" / "datasets" / photo_dir).glob("*.jpg"))
     image = cv2.imread(str(photos[0])) if photos else None
     if image is None:
         rng = np.random.default_rng(0)
@@ -128,6 +128,8 @@ def run_bench(
     if not param.is_file():
         raise ConfigError(f"no {ANCHOR_MODEL} under {anchors}: pass --anchors PATH/TO/anchors")
     classifier = GestureClassifier(model, threads=threads)
+    if classifier.recogniser is not None:
+        return run_hand_bench(classifier, param, anchors, threads, iterations, warmup)
     frame = _test_frame()
     stream = GestureStream(MemorySource([frame], loop=True), classifier)
     x, y, w, h = stream.roi_rect(frame.shape)
@@ -190,7 +192,141 @@ def run_bench(
     return result
 
 
+#: Cost goals, in shufflenet_v2 (b) units at one thread, for recognisers that place hands.
+HAND_GOALS = {
+    "landmarks": {"still": 6.5, "frame": 2.2},
+    "fused": {"still": 7.0, "frame": 2.5},
+}
+
+
+def _hand_frame() -> np.ndarray:
+    """A 640x480 frame whose centred box holds a real hand (best-of-one's first rock)."""
+    import cv2
+
+    photo = _test_frame((480, 480), "best-of-one/rock")
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[:, 80:560] = cv2.resize(photo, (480, 480))
+    return frame
+
+
+def run_hand_bench(classifier, param: Path, anchors: Path, threads: int, iterations, warmup):
+    """A recogniser that places hands: a still box (all its passes), a frame of the tracking
+    stream, one pass of each landmark network, beside shufflenet_v2, interleaved."""
+    from .hand import INPUT_SIZE, LandmarkNet
+    from .handrecogniser import resolve_asset
+    from .sources import MemorySource
+    from .stream import GestureStream
+
+    recogniser = classifier.recogniser
+    landmarks = getattr(recogniser, "landmarks", recogniser)
+    frame = _hand_frame()
+    stream = GestureStream(MemorySource([frame], loop=True), classifier)
+    x, y, w, h = stream.roi_rect(frame.shape)
+    roi = np.ascontiguousarray(frame[y : y + h, x : x + w])
+    crop = np.ascontiguousarray(roi[::2, ::2][:INPUT_SIZE, :INPUT_SIZE])
+    anchor = AnchorNet(param, threads)
+    jobs: dict[str, Callable[[], object]] = {
+        "still": lambda: classifier(roi),
+        "frame": stream.step,
+        "b": anchor,
+    }
+    nets = {}
+    for variant in ("full", "lite"):
+        files = [resolve_asset(f"shipped:hand/hand_landmark_{variant}.ncnn.{e}", Path()) for e in
+                 ("param", "bin")]  # fmt: skip
+        if all(f.is_file() for f in files):
+            nets[variant] = LandmarkNet(*files, landmarks.net.blobs, threads=threads)
+            jobs[f"pass_{variant}"] = (lambda n: lambda: n.run_pixels(crop))(nets[variant])
+    for _ in range(warmup):
+        for job in jobs.values():
+            job()
+    samples: dict[str, list[float]] = {name: [] for name in jobs}
+    passes = {"still": 0, "frame": 0}
+    order = np.random.default_rng(0)
+    clock = time.perf_counter
+    for _ in range(iterations):
+        for name in order.permutation(list(jobs)):
+            before = landmarks.passes
+            start = clock()
+            jobs[name]()
+            samples[name].append(clock() - start)
+            if name in passes:
+                passes[name] += landmarks.passes - before
+    stream.stop()
+    timings = {name: Timing.of(values) for name, values in samples.items()}
+    b = timings["b"].median_ms
+    ratios = {k: t.median_ms / b for k, t in timings.items() if k != "b"}
+    kind = classifier.kind
+    goals = HAND_GOALS.get(kind, HAND_GOALS["landmarks"])
+    probe = classifier(roi)
+    result = {
+        "kind": kind,
+        "threads": threads,
+        "iterations": iterations,
+        "model": str(classifier.folder),
+        "anchor": str(param),
+        "reads": f"{probe.label.value} {probe.confidence:.2f}",
+        "passes": {k: v / iterations for k, v in passes.items()},
+        "timings_ms": {
+            k: {"median": t.median_ms, "p90": t.p90_ms, "min": t.min_ms} for k, t in timings.items()
+        },
+        "ratios": ratios,
+        "load_average": _load_average(),
+        "goals": {f"{k}<={v}": ratios[k] <= v for k, v in goals.items()},
+        "projections": {},
+    }
+    readme = anchors / "README.md"
+    figures = published_figures(readme) if readme.is_file() else {}
+    for board, by_threads in figures.items():
+        for n, published in sorted(by_threads.items()):
+            result["projections"][f"{board} {n}t"] = {
+                k: {"ms": r * published, "fps": 1e3 / (r * published)}
+                for k, r in ratios.items()
+                if k in ("still", "frame")
+            }
+    return result
+
+
+def format_hand_report(result: dict) -> str:
+    t = result["timings_ms"]
+    lines = [
+        f"{result['kind']} recogniser {result['model']}, {result['threads']} thread(s), "
+        f"{result['iterations']} interleaved rounds; the test box reads {result['reads']}",
+        f"{'':34} {'median ms':>10} {'p90 ms':>8} {'min ms':>8} {'x (b)':>7}",
+    ]
+    labels = {
+        "still": "still box (every pass it takes)",
+        "frame": "stream frame (tracking on)",
+        "pass_full": "one pass, hand_landmark_full",
+        "pass_lite": "one pass, hand_landmark_lite",
+        "b": "(b) ncnn shufflenet_v2",
+    }
+    for key, label in labels.items():
+        if key in t:
+            row = t[key]
+            ratio = result["ratios"].get(key, 1.0)
+            lines.append(
+                f"{label:34} {row['median']:10.3f} {row['p90']:8.3f} {row['min']:8.3f} {ratio:7.2f}"
+            )
+    lines.append(
+        f"landmark passes: {result['passes']['still']:.2f} per still box, "
+        f"{result['passes']['frame']:.2f} per stream frame"
+    )
+    mark = {True: "met", False: "NOT met"}
+    lines.append("goals: " + ", ".join(f"{k} {mark[v]}" for k, v in result["goals"].items()))
+    if result["load_average"] is not None:
+        lines.append(f"load average during the run: {result['load_average']:.2f}")
+    if result["projections"]:
+        lines.append("projected from ncnn's published shufflenet_v2 figures (ratio x published):")
+        for name, p in result["projections"].items():
+            parts = [f"{k} {v['ms']:.1f} ms ({v['fps']:.0f} fps)" for k, v in p.items()]
+            lines.append(f"  {name:12} " + ", ".join(parts))
+    return "\n".join(lines)
+
+
 def format_report(result: dict) -> str:
+    if "kind" in result:
+        return format_hand_report(result)
     t = result["timings_ms"]
     lines = [
         f"model {result['model']} input {result['input_size'][0]}x{result['input_size'][1]}, "

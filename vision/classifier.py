@@ -33,8 +33,11 @@ class Prediction:
     label: Gesture
     confidence: float
     probs: np.ndarray  # in the order of ``GestureClassifier.classes``
+    landmarks: np.ndarray | None = None  # (21, 3) image pixels, from recognisers that place hands
 
 
+#: Recogniser kinds besides the CNN (metadata ``"kind"``), by the module that opens them.
+KINDS = {"landmarks": "vision.handrecogniser", "fused": "vision.fused"}
 #: The first line of every ncnn text ``.param`` file.
 PARAM_MAGIC = "7767517"
 #: Metadata fields every model needs, and what each one must be.
@@ -75,6 +78,14 @@ def load_metadata(path: str | Path | None = None) -> tuple[dict, Path]:
         raise ModelError(f"{meta_path} is not valid JSON ({why}): {_REEXPORT}") from exc
     if not isinstance(meta, dict):
         raise ModelError(f"{meta_path} is not a model metadata object: {_REEXPORT}")
+    kind = meta.get("kind", "cnn")
+    if kind != "cnn":
+        if kind not in KINDS:
+            raise ModelError(
+                f"{meta_path}: unknown recogniser kind {kind!r} (use one of cnn, "
+                f"{', '.join(KINDS)}): {_REEXPORT}"
+            )
+        return meta, meta_path.parent  # each kind checks its own fields and files
     _check_fields(meta, meta_path)
     check_model_files(meta, meta_path.parent, meta_path)
     return meta, meta_path.parent
@@ -282,12 +293,25 @@ class GestureClassifier:
         level = logging.INFO if path is None else logging.DEBUG  # one asked for by name: known
         log.log(level, "gesture model: %s (%s, %d threads)", self.origin, self.folder, self.threads)
 
+    #: The recogniser behind the door when the metadata names another kind than ``cnn``.
+    recogniser = None
+
     def _load(self, path: str | Path, threads: int, exact: bool) -> None:
         import ncnn
 
         meta, folder = load_metadata(path)
         self.metadata = meta
         self.folder = folder
+        self.kind = meta.get("kind", "cnn")
+        if self.kind != "cnn":
+            import importlib
+
+            module = importlib.import_module(KINDS[self.kind])
+            self.recogniser = module.open_recogniser(meta, folder, threads, exact)
+            self.classes = self.recogniser.classes
+            self.threads = threads
+            return
+        self.recogniser = None
         try:
             self.classes = tuple(Gesture.parse(c) for c in meta["classes"])
             self.preprocessing = Preprocessing.from_metadata(meta)
@@ -360,8 +384,22 @@ class GestureClassifier:
         """Class probabilities for a BGR uint8 image already at the model's input size."""
         return self._run(self._pixels_to_mat(fitted_bgr))
 
+    def track(self, image: np.ndarray) -> Prediction:
+        """Classify a stream's next frame: recognisers that track (the landmark one) start from
+        where the hand was in the last frame; the CNN reads each frame afresh."""
+        if self.recogniser is not None:
+            return self.recogniser.track(image)
+        return self(image)
+
+    def reset_tracking(self) -> None:
+        """Forget the last frame's hand (a new source, or frames lost)."""
+        if self.recogniser is not None:
+            self.recogniser.reset_tracking()
+
     def __call__(self, image: np.ndarray) -> Prediction:
         """Classify a BGR uint8 image of any size (grey and BGRA are converted)."""
+        if self.recogniser is not None:
+            return self.recogniser(image)
         bgr = _as_bgr(image)
         with self._lock:  # the reused buffers are shared: fit under the same lock as ncnn
             scores = self._extract(

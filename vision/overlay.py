@@ -23,12 +23,16 @@ def draw_overlay(
     confidence: float,
     fps: float | None = None,
     state: str = "ok",
+    landmarks: np.ndarray | None = None,
 ) -> np.ndarray:
-    """A BGR copy of ``image`` with the ROI box, ``gesture confidence`` and fps drawn on it."""
+    """A BGR copy of ``image`` with the ROI box, ``gesture confidence``, fps and, when given,
+    the hand's 21-point skeleton (``landmarks`` in image pixels) drawn on it."""
     out = to_bgr(image).copy()
     x, y, w, h = roi
     colour = COLOURS.get(gesture, COLOURS[Gesture.NONE])
     thick = max(2, out.shape[0] // 160)
+    if landmarks is not None:
+        draw_skeleton(out, landmarks, colour, max(1, thick - 1))
     cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), colour, thick)
     scale = max(0.5, out.shape[0] / 480)
     text = f"{gesture.value} {confidence:.2f}" if state == "ok" else f"{gesture.value} [{state}]"
@@ -48,3 +52,19 @@ def draw_overlay(
             cv2.LINE_AA,
         )
     return out
+
+
+def draw_skeleton(
+    image: np.ndarray, landmarks: np.ndarray, colour=(255, 255, 255), thick: int = 2
+) -> np.ndarray:
+    """Draw the 21-point hand skeleton onto a BGR ``image`` in place (and return it)."""
+    from .hand import HAND_CONNECTIONS
+
+    pts = np.asarray(landmarks, dtype=np.float64)[:, :2].round().astype(np.int32)
+    for a, b in HAND_CONNECTIONS:
+        cv2.line(image, tuple(pts[a]), tuple(pts[b]), (255, 255, 255), thick + 2, cv2.LINE_AA)
+        cv2.line(image, tuple(pts[a]), tuple(pts[b]), colour, thick, cv2.LINE_AA)
+    for p in pts:
+        cv2.circle(image, tuple(p), thick + 2, (255, 255, 255), -1, cv2.LINE_AA)
+        cv2.circle(image, tuple(p), thick + 1, colour, -1, cv2.LINE_AA)
+    return image

@@ -41,6 +41,7 @@ class GestureReading:
     error: str | None = None
     raw: Gesture = Gesture.NONE  # this frame's top class, before smoothing
     seq: int = 0  # counts published readings; lets a waiter see a new one
+    landmarks: np.ndarray | None = None  # (21, 3) frame pixels, when the recogniser placed a hand
 
 
 def _check_roi(roi) -> tuple[float, float, float, float] | None:
@@ -72,6 +73,16 @@ def roi_rect(
     return px, py, pw, ph
 
 
+def _in_frame(landmarks: np.ndarray | None, x: int, y: int) -> np.ndarray | None:
+    """Landmarks found in the region of interest, moved into frame pixels."""
+    if landmarks is None:
+        return None
+    out = np.array(landmarks, dtype=np.float32)
+    out[:, 0] += x
+    out[:, 1] += y
+    return out
+
+
 class GestureStream:
     """Classify a frame source's frames in the background; ``latest()`` never blocks.
 
@@ -98,6 +109,9 @@ class GestureStream:
         self.roi = _check_roi(roi)
         self.clock = clock
         self.smoother = Smoother(smoothing or SmoothingConfig(), classifier.classes)
+        # recognisers that track (the landmark one) start each frame from the last frame's hand
+        self._classify = getattr(classifier, "track", classifier)
+        self._reset_tracking = getattr(classifier, "reset_tracking", None)
         self.frames_processed = 0
         self.frames_dropped = 0
         self.errors = 0
@@ -192,7 +206,9 @@ class GestureStream:
             if not isinstance(image, np.ndarray) or image.ndim < 2 or image.size == 0:
                 raise ValueError(f"empty or malformed frame {getattr(image, 'shape', image)!r}")
             x, y, w, h = self.roi_rect(image.shape)
-            prediction = self.classifier(image[y : y + h, x : x + w])
+            if self._stale_history and self._reset_tracking is not None:
+                self._reset_tracking()
+            prediction = self._classify(image[y : y + h, x : x + w])
         except Exception as exc:
             self.errors += 1
             log.debug("frame %d skipped", frame.index, exc_info=True)
@@ -222,6 +238,7 @@ class GestureStream:
                 None,
                 prediction.label,
                 self._reading.seq + 1,
+                _in_frame(getattr(prediction, "landmarks", None), x, y),
             )
             self._published.notify_all()
             return self._reading

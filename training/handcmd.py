@@ -1,0 +1,120 @@
+"""``python -m training hand``: fit the landmark recogniser's head on every shared set.
+
+Reads (and caches) the landmarks of each set's photos and of augmented views of them, reports
+leave-one-set-out figures (for each set: fitted on the others, tested on every photo of it),
+then fits the head on all sets and writes the recogniser's metadata next to the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from training.config import positive_int
+from training.handdata import Landmarks, set_landmarks
+from training.handhead import HeadConfig, leave_one_set_out, summarise, train_recipe
+from training.landmarks import BLOBS, HAND_DIR
+from vision.errors import RPSError
+from vision.labels import CLASS_ORDER
+
+log = logging.getLogger("training.hand")
+
+DEFAULT_SETS = (
+    "rps-sxsw", "rps-cv", "best-of-one", "hands-subhih",
+    "finger-counting", "sign-digits", "roboflow-hands",
+)  # fmt: skip
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "data",
+        type=Path,
+        nargs="*",
+        default=[Path("../shared/datasets") / s for s in DEFAULT_SETS],
+        help="dataset folders (default: the seven shared sets under ../shared/datasets)",
+    )
+    p.add_argument("--network", choices=("full", "lite"), default="full")
+    p.add_argument("--views", type=positive_int, default=3, help="views per photo")
+    p.add_argument("--hidden", type=int, nargs="*", default=[64], help="hidden layer sizes")
+    p.add_argument("--epochs", type=positive_int, default=60)
+    p.add_argument("--workers", type=positive_int, default=2)
+    p.add_argument("--cache", type=Path, default=Path("runs/hand-cache"))
+    p.add_argument("--out", type=Path, default=HAND_DIR, help="where model.json goes")
+    p.add_argument("--no-loso", action="store_true", help="skip the leave-one-set-out figures")
+
+
+def network_files(network: str, out: Path) -> tuple[str, str]:
+    """The metadata's names for the network files (``shipped:`` when they are the shipped ones)."""
+    names = (f"hand_landmark_{network}.ncnn.param", f"hand_landmark_{network}.ncnn.bin")
+    if out.resolve() == HAND_DIR.resolve():
+        return names
+    return tuple(f"shipped:hand/{n}" for n in names)  # type: ignore[return-value]
+
+
+def metadata(recipe, network: str, out: Path, extra: dict) -> dict:
+    param, binary = network_files(network, out)
+    search_param, search_bin = network_files("lite", out)
+    return {
+        "format": "rps-robot-model/1",
+        "kind": "landmarks",
+        "classes": [g.value for g in CLASS_ORDER],
+        "network": f"MediaPipe hand_landmark_{network} (Apache-2.0), ncnn",
+        "param": param,
+        "bin": binary,
+        "blobs": BLOBS,
+        "presence_threshold": round(recipe.threshold, 4),
+        "search_param": search_param,
+        "search_bin": search_bin,
+        "weak_presence": 0.5,
+        "head": recipe.head.to_metadata(),
+        **extra,
+    }
+
+
+def main(args: argparse.Namespace) -> int:
+    tag = args.network
+    model = (
+        str(HAND_DIR / f"hand_landmark_{tag}.ncnn.param"),
+        str(HAND_DIR / f"hand_landmark_{tag}.ncnn.bin"),
+        BLOBS,
+        str(HAND_DIR / "hand_landmark_lite.ncnn.param"),
+        str(HAND_DIR / "hand_landmark_lite.ncnn.bin"),
+    )
+    try:
+        by_set = {
+            Path(d).name: set_landmarks(d, model, args.cache, args.views, 0, args.workers, tag)
+            for d in args.data
+        }
+    except (RPSError, OSError) as exc:
+        print(f"hand: {exc}", file=sys.stderr)
+        return 2
+    cfg = HeadConfig(hidden=tuple(args.hidden), epochs=args.epochs)
+    extra: dict = {
+        "data": {name: int((m.views == 0).sum()) for name, m in by_set.items()},
+        "views": args.views,
+        "recipe": {"hidden": list(cfg.hidden), "epochs": cfg.epochs, "lr": cfg.lr},
+    }
+    if not args.no_loso and len(by_set) > 1:
+        report = leave_one_set_out(by_set, cfg)
+        extra["leave_one_set_out"] = report
+        extra["leave_one_set_out_summary"] = summarise(report)
+        for name, r in report.items():
+            print(
+                f"{name:16s} throws {r.get('throw_accuracy', float('nan')):.3f} "
+                f"(found {r.get('found', float('nan')):.3f}, {r['throws']})  "
+                f"none {r.get('none_accuracy', float('nan')):.3f} ({r['empty']})  "
+                f"threshold {r['threshold']:.2f}"
+            )
+        print(json.dumps(extra["leave_one_set_out_summary"]))
+    recipe = train_recipe(Landmarks.concat(list(by_set.values())), cfg)
+    meta = metadata(recipe, args.network, args.out, extra)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "model.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(meta, indent=1) + "\n")
+    tmp.replace(path)
+    print(f"wrote {path} (presence threshold {recipe.threshold:.2f}, {recipe.fit_views} views)")
+    return 0

@@ -1,0 +1,176 @@
+"""The landmark recogniser's gesture head: fit, presence threshold, leave-one-set-out figures.
+
+The head is a small MLP over ``vision.handfeatures.hand_features`` (rotation-, scale- and
+mirror-free), fitted with PyTorch on the landmarks of augmented views of every shared set and
+written into the recogniser's metadata, where ``vision`` runs it in numpy. The presence threshold
+below which a box reads as ``none`` is chosen on training data only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.handdata import Landmarks
+from vision.handfeatures import GestureHead, hand_features
+from vision.labels import CLASS_ORDER, THROWS, Gesture
+
+log = logging.getLogger(__name__)
+
+NONE_INDEX = Gesture.NONE.index
+#: The head's classes: the throws, in the model's numeric order (scissors, rock, paper).
+HEAD_CLASSES = tuple(g.value for g in CLASS_ORDER if g.is_throw)
+#: Views whose presence is below this are not used to fit the head (their landmarks are noise).
+FIT_MIN_PRESENCE = 0.5
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    hidden: tuple[int, ...] = (64,)
+    epochs: int = 150
+    lr: float = 0.01
+    weight_decay: float = 1e-4
+    batch_size: int = 256
+    seed: int = 0
+
+
+def fit_head(features: np.ndarray, labels: np.ndarray, cfg: HeadConfig = HeadConfig()):
+    """A ``GestureHead`` fitted on features (N, F) and numeric throw labels (0-2); classes are
+    balanced by weighting."""
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    x = np.asarray(features, np.float64)
+    y = np.asarray(labels, np.int64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0) + 1e-6
+    xt = torch.tensor((x - mean) / scale, dtype=torch.float32)
+    yt = torch.tensor(y)
+    counts = np.bincount(y, minlength=len(HEAD_CLASSES)).astype(np.float64)
+    weight = torch.tensor(counts.sum() / np.maximum(counts, 1) / len(counts), dtype=torch.float32)
+    sizes = (x.shape[1], *cfg.hidden, len(HEAD_CLASSES))
+    layers: list = []
+    for k in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[k], sizes[k + 1]))
+        if k < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    net = torch.nn.Sequential(*layers)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=0.05)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    for _ in range(cfg.epochs):
+        order = torch.randperm(len(xt), generator=gen)
+        for i in range(0, len(order), cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            opt.zero_grad()
+            loss_fn(net(xt[idx]), yt[idx]).backward()
+            opt.step()
+        sched.step()
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    return GestureHead(
+        classes=HEAD_CLASSES,
+        mean=mean,
+        scale=scale,
+        weights=tuple(m.weight.detach().double().numpy().T.copy() for m in linears),
+        biases=tuple(m.bias.detach().double().numpy().copy() for m in linears),
+    )
+
+
+def choose_threshold(presence: np.ndarray, is_hand: np.ndarray) -> float:
+    """The presence threshold that gets the most boxes right on (training) data, hands and
+    empty scenes weighted equally; with no empty scenes, the 1st percentile of hands."""
+    presence = np.asarray(presence, np.float64)
+    hands, empty = presence[is_hand], presence[~is_hand]
+    if len(empty) == 0:
+        return float(min(0.5, np.percentile(hands, 1)))
+    grid = np.linspace(0.05, 0.99, 95)
+    score = [(hands >= t).mean() + (empty < t).mean() for t in grid]
+    best = max(score)
+    # the middle of the best plateau, so that neither side sits on its edge
+    ties = [t for t, s in zip(grid, score, strict=True) if s >= best - 1e-9]
+    return float(np.median(ties))
+
+
+def predict(head: GestureHead, threshold: float, marks: Landmarks) -> np.ndarray:
+    """Numeric labels (0-3) for views: ``none`` below the presence threshold, else the head's."""
+    out = np.full(len(marks), NONE_INDEX, np.int64)
+    found = marks.presence >= threshold
+    if found.any():
+        probs = head.probabilities(hand_features(marks.landmarks[found]))
+        classes = np.array([Gesture(c).index for c in head.classes])
+        out[found] = classes[np.argmax(probs, axis=1)]
+    return out
+
+
+@dataclass
+class Recipe:
+    head: GestureHead
+    threshold: float
+    fit_views: int
+
+
+def train_recipe(marks: Landmarks, cfg: HeadConfig = HeadConfig()) -> Recipe:
+    """Head and threshold from training views (every view; the threshold from view 0 only)."""
+    hand = marks.labels != NONE_INDEX
+    fit = hand & (marks.presence >= FIT_MIN_PRESENCE)
+    head = fit_head(hand_features(marks.landmarks[fit]), marks.labels[fit], cfg)
+    plain = marks.views == 0
+    threshold = choose_threshold(marks.presence[plain], hand[plain])
+    return Recipe(head, threshold, int(fit.sum()))
+
+
+def scores(pred: np.ndarray, labels: np.ndarray) -> dict:
+    """Throws right (a missed hand counts wrong), empty scenes read as none, hands found."""
+    hand = labels != NONE_INDEX
+    out = {"images": int(len(labels)), "throws": int(hand.sum()), "empty": int((~hand).sum())}
+    if hand.any():
+        out["throw_accuracy"] = float((pred[hand] == labels[hand]).mean())
+        out["found"] = float((pred[hand] != NONE_INDEX).mean())
+    if (~hand).any():
+        out["none_accuracy"] = float((pred[~hand] == NONE_INDEX).mean())
+    return out
+
+
+def leave_one_set_out(by_set: dict[str, Landmarks], cfg: HeadConfig = HeadConfig()) -> dict:
+    """For each set: fit on the other sets' views, test on every plain image of that set."""
+    report = {}
+    for held in by_set:
+        train = Landmarks.concat([m for name, m in by_set.items() if name != held])
+        recipe = train_recipe(train, cfg)
+        test = by_set[held].select(by_set[held].views == 0)
+        report[held] = {
+            "threshold": recipe.threshold,
+            **scores(predict(recipe.head, recipe.threshold, test), test.labels),
+        }
+        log.info("held out %s: %s", held, report[held])
+    return report
+
+
+def summarise(report: dict) -> dict:
+    throws = [r["throw_accuracy"] for r in report.values() if "throw_accuracy" in r]
+    empties = [r["none_accuracy"] for r in report.values() if "none_accuracy" in r]
+    worst = min(report, key=lambda k: report[k].get("throw_accuracy", 1.0))
+    return {
+        "mean_throw_accuracy": float(np.mean(throws)),
+        "worst_set": worst,
+        "worst_throw_accuracy": report[worst]["throw_accuracy"],
+        "mean_none_accuracy": float(np.mean(empties)) if empties else None,
+    }
+
+
+__all__ = [
+    "HEAD_CLASSES",
+    "HeadConfig",
+    "Recipe",
+    "THROWS",
+    "choose_threshold",
+    "fit_head",
+    "leave_one_set_out",
+    "predict",
+    "scores",
+    "summarise",
+    "train_recipe",
+]

@@ -1,0 +1,76 @@
+"""The default recogniser: the landmark recogniser where it finds the hand, the CNN where not.
+
+Metadata (``"kind": "fused"``) names its two parts, each a model folder (``shipped:`` for one
+under ``assets/``), and the rule's numbers. The landmark network places a hand in almost every
+box that holds one and then reads it far better than a CNN of the whole box; when it finds no hand
+(blurred, very small or cut-off hands), the CNN still gets a say, but only when it is sure, since
+it also sees hands in empty rooms.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .classifier import GestureClassifier, Prediction
+from .errors import ModelError
+from .handrecogniser import LandmarkRecogniser, resolve_asset
+from .labels import Gesture
+
+
+class FusedRecogniser:
+    """``recogniser(bgr) -> Prediction``; ``track(bgr)`` for a stream (tracking the hand)."""
+
+    kind = "fused"
+
+    def __init__(self, meta: dict, folder: Path, threads: int = 1, exact: bool = False):
+        source = folder / "model.json"
+        try:
+            parts = meta["parts"]
+            landmark_dir = resolve_asset(str(parts["landmarks"]), folder)
+            cnn_dir = resolve_asset(str(parts["cnn"]), folder)
+            self.cnn_min_confidence = float(meta["rule"]["cnn_min_confidence"])
+        except KeyError as exc:
+            raise ModelError(
+                f"{source}: the field {exc} is missing from the fused recogniser"
+            ) from exc
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{source}: bad fused recogniser metadata: {exc}") from exc
+        hand = GestureClassifier(landmark_dir, threads=threads, exact=exact)
+        if not isinstance(hand.recogniser, LandmarkRecogniser):
+            raise ModelError(f"{source}: its landmarks part {landmark_dir} is not a landmark model")
+        self.landmarks: LandmarkRecogniser = hand.recogniser
+        self.cnn = GestureClassifier(cnn_dir, threads=threads, exact=exact)
+        if self.cnn.recogniser is not None:
+            raise ModelError(f"{source}: its cnn part {cnn_dir} is not a CNN model")
+        self.classes = self.landmarks.classes
+        if tuple(self.cnn.classes) != self.classes:
+            raise ModelError(f"{source}: the parts' classes differ ({self.cnn.classes})")
+        self.metadata = meta
+        self.folder = folder
+        self.cnn_calls = 0
+
+    def decide(self, hand: Prediction, image: np.ndarray) -> Prediction:
+        """The landmark reading when it found a hand, else the CNN's when it is sure of a throw."""
+        if hand.label is not Gesture.NONE:
+            return hand
+        self.cnn_calls += 1
+        cnn = self.cnn(image)
+        if cnn.label is not Gesture.NONE and cnn.confidence >= self.cnn_min_confidence:
+            return cnn
+        return hand
+
+    def __call__(self, image: np.ndarray) -> Prediction:
+        return self.decide(self.landmarks(image), image)
+
+    def track(self, image: np.ndarray) -> Prediction:
+        return self.decide(self.landmarks.track(image), image)
+
+    def reset_tracking(self) -> None:
+        self.landmarks.reset_tracking()
+
+
+def open_recogniser(meta: dict, folder: Path, threads: int = 1, exact: bool = False):
+    """The door's hook (``GestureClassifier`` opens ``"kind": "fused"`` metadata with it)."""
+    return FusedRecogniser(meta, folder, threads, exact)

@@ -1,0 +1,254 @@
+"""MediaPipe's hand-landmark network on ncnn: crops, passes, tracking. numpy, OpenCV, ncnn only.
+
+The network (``hand_landmark_full`` or ``_lite``, Apache-2.0, converted by
+``python -m training landmarks``) takes a 224x224 RGB crop in [0, 1] and gives 21 landmarks
+(x, y in crop pixels, z at about the same scale), a hand-presence score and handedness.
+
+A still image (the player's box) is read as MediaPipe's tracking reads a frame, without its
+palm detector (which misses hands whose wrist the box cuts off):
+pass 1 on the square box itself (and, if that is weak, on a zoomed-out box), then pass 2 on a crop
+placed from pass 1's landmarks (rotated so that wrist -> middle knuckles points up, the
+landmarks' box doubled and shifted up). In a stream, the next frame starts from the last frame's
+landmark crop: one pass a frame while the hand stays.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import ModelError
+
+INPUT_SIZE = 224
+#: The landmarks MediaPipe places its tracking crop from (wrist, the thumb's base, the MCP and
+#: PIP joints of each finger), and how it grows that box into a crop.
+ROI_LANDMARKS = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)
+ROI_SCALE = 2.0
+ROI_SHIFT_Y = -0.1
+#: The 21-point skeleton, as pairs of landmark indices (for drawing).
+HAND_CONNECTIONS = (
+    (0, 1), (1, 2), (2, 3), (3, 4),
+    (0, 5), (5, 6), (6, 7), (7, 8),
+    (5, 9), (9, 10), (10, 11), (11, 12),
+    (9, 13), (13, 14), (14, 15), (15, 16),
+    (13, 17), (0, 17), (17, 18), (18, 19), (19, 20),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A square crop of an image: its centre, side and rotation (radians, counter-clockwise
+    from the image's own axes as it looks on screen), all in image pixels."""
+
+    cx: float
+    cy: float
+    size: float
+    angle: float = 0.0
+
+    @classmethod
+    def box(cls, width: int, height: int, zoom: float = 1.0) -> Crop:
+        """The centred square around a whole ``width`` x ``height`` image (its long side, so a
+        hand at the edge of a wide photo stays in), ``zoom`` times that."""
+        return cls(width / 2.0, height / 2.0, max(width, height) * zoom, 0.0)
+
+    def axes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The crop's x and y axes (unit vectors, y pointing down) in image coordinates."""
+        c, s = math.cos(self.angle), math.sin(self.angle)
+        return np.array([c, -s]), np.array([s, c])
+
+    def to_image(self) -> np.ndarray:
+        """The 2x3 affine map from crop pixels (0..INPUT_SIZE) to image pixels."""
+        x_axis, y_axis = self.axes()
+        k = self.size / INPUT_SIZE
+        half = INPUT_SIZE / 2.0
+        a = np.column_stack([x_axis * k, y_axis * k])
+        t = np.array([self.cx, self.cy]) - a @ np.array([half, half])
+        return np.column_stack([a, t])
+
+
+def crop_from_landmarks(landmarks: np.ndarray) -> Crop:
+    """MediaPipe's landmarks-to-crop step: rotated so wrist -> middle knuckles points up, the box
+    of the palm and finger bases (``ROI_LANDMARKS``) made square on its long side, doubled and
+    shifted up by a tenth of its height. ``landmarks``: (21, 2+) in image pixels."""
+    pts = np.asarray(landmarks, dtype=np.float64)[:, :2]
+    wrist = pts[0]
+    knuckles = ((pts[5] + pts[13]) / 2.0 + pts[9]) / 2.0
+    up = knuckles - wrist
+    # the angle that turns the crop's "up" (0, -1) onto wrist -> knuckles
+    angle = math.atan2(-up[0], -up[1]) if np.any(up) else 0.0
+    crop = Crop(0.0, 0.0, 1.0, angle)
+    x_axis, y_axis = crop.axes()
+    sub = pts[list(ROI_LANDMARKS)]
+    a, b = sub @ x_axis, sub @ y_axis
+    width, height = a.max() - a.min(), b.max() - b.min()
+    ca, cb = (a.max() + a.min()) / 2.0, (b.max() + b.min()) / 2.0
+    cb += ROI_SHIFT_Y * height
+    centre = ca * x_axis + cb * y_axis
+    size = max(width, height, 1.0) * ROI_SCALE
+    return Crop(float(centre[0]), float(centre[1]), float(size), angle)
+
+
+def warp_crop(bgr: np.ndarray, crop: Crop) -> np.ndarray:
+    """The ``INPUT_SIZE`` square BGR pixels of ``crop`` (black outside the image)."""
+    return cv2.warpAffine(
+        bgr,
+        crop.to_image(),
+        (INPUT_SIZE, INPUT_SIZE),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+    )
+
+
+def crop_to_image(points: np.ndarray, crop: Crop) -> np.ndarray:
+    """Landmarks (N, 3) in crop pixels -> image pixels (z scaled like x and y)."""
+    pts = np.asarray(points, dtype=np.float64)
+    m = crop.to_image()
+    out = np.empty_like(pts)
+    out[:, :2] = pts[:, :2] @ m[:, :2].T + m[:, 2]
+    out[:, 2] = pts[:, 2] * (crop.size / INPUT_SIZE)
+    return out
+
+
+@dataclass(frozen=True)
+class HandPass:
+    """One pass of the landmark network: landmarks (21, 3) in image pixels, presence in [0, 1],
+    handedness (MediaPipe's score that it is a right hand), and the crop it ran on."""
+
+    landmarks: np.ndarray
+    presence: float
+    handedness: float
+    crop: Crop
+
+
+class LandmarkNet:
+    """The ncnn landmark network: ``net(bgr, crop) -> HandPass``. Thread-safe (calls serialised).
+
+    ``blobs`` names the input and the landmark, presence and handedness outputs, as the model's
+    metadata lists them.
+    """
+
+    def __init__(
+        self,
+        param: str | Path,
+        binary: str | Path,
+        blobs: dict,
+        threads: int = 1,
+        exact: bool = False,
+    ) -> None:
+        import ncnn
+
+        param, binary = Path(param), Path(binary)
+        for path in (param, binary):
+            if not path.is_file() or path.stat().st_size == 0:
+                raise ModelError(
+                    f"landmark model file {path} is missing or empty: run "
+                    f"`python -m training landmarks` to fetch and convert it"
+                )
+        if not param.read_text(errors="replace").startswith("7767517"):
+            raise ModelError(
+                f"{param} is not an ncnn .param file: run `python -m training landmarks` again"
+            )
+        net = ncnn.Net()
+        net.opt.num_threads = int(threads)
+        net.opt.use_vulkan_compute = False
+        if exact:
+            net.opt.use_fp16_storage = False
+            net.opt.use_fp16_packed = False
+            net.opt.use_fp16_arithmetic = False
+        from .classifier import _captured_stderr
+
+        with _captured_stderr() as said:
+            failed = param if net.load_param(str(param)) != 0 else None
+            if failed is None and net.load_model(str(binary)) != 0:
+                failed = binary
+        if failed is not None:
+            why = f" (ncnn: {' / '.join(said[0].splitlines()[:2])})" if said[0] else ""
+            raise ModelError(
+                f"ncnn cannot load {failed}: it is broken or truncated{why}: "
+                f"run `python -m training landmarks` to fetch and convert it again"
+            )
+        self._ncnn = ncnn
+        self._net = net
+        self._lock = threading.Lock()
+        self._allocator = ncnn.PoolAllocator()
+        try:
+            self.blobs = dict(blobs)
+            self._input = blobs["input"]
+            self._outputs = (blobs["landmarks"], blobs["presence"], blobs["handedness"])
+        except KeyError as exc:
+            raise ModelError(f"landmark model metadata lacks the blob name {exc}") from exc
+        self.passes = 0  # how many times the network has run (tracking tests count them)
+
+    def run_pixels(self, crop_bgr: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """Raw outputs for an ``INPUT_SIZE`` square BGR crop: landmarks (21, 3) in crop pixels,
+        presence, handedness."""
+        ncnn = self._ncnn
+        pixels = np.ascontiguousarray(crop_bgr)
+        with self._lock:
+            mat = ncnn.Mat.from_pixels(
+                pixels, ncnn.Mat.PixelType.PIXEL_BGR2RGB, INPUT_SIZE, INPUT_SIZE, self._allocator
+            )
+            mat.substract_mean_normalize([0.0, 0.0, 0.0], [1 / 255.0] * 3)
+            ex = self._net.create_extractor()
+            ex.input(self._input, mat)
+            outs = []
+            for name in self._outputs:
+                ret, out = ex.extract(name)
+                if ret != 0:
+                    raise ModelError(f"ncnn extract of {name!r} failed ({ret})")
+                outs.append(np.array(out, dtype=np.float64).reshape(-1))
+            self.passes += 1
+        landmarks, presence, handedness = outs
+        if landmarks.size != 63:
+            raise ModelError(f"landmark output {self._outputs[0]!r} has {landmarks.size} values")
+        return landmarks.reshape(21, 3), float(presence[0]), float(handedness[0])
+
+    def __call__(self, bgr: np.ndarray, crop: Crop) -> HandPass:
+        points, presence, handedness = self.run_pixels(warp_crop(bgr, crop))
+        return HandPass(crop_to_image(points, crop), presence, handedness, crop)
+
+
+#: Where a still box is searched when the plain box finds no hand: turned a quarter each way
+#: (a hand held sideways, or reaching in from the side), then zoomed out (a hand too close).
+SEARCH = ((1.0, math.pi / 2), (1.0, -math.pi / 2), (1.5, 0.0))
+#: Below this presence no search pass saw anything hand-like: no landmark-placed pass follows.
+SEED_FLOOR = 0.02
+
+
+def find_hand(
+    net: LandmarkNet,
+    bgr: np.ndarray,
+    start: Crop | None = None,
+    weak: float = 0.5,
+    search_net: LandmarkNet | None = None,
+    search: tuple[tuple[float, float], ...] = SEARCH,
+) -> list[HandPass]:
+    """The passes for a still image, best last: the box (``start`` or the whole image's
+    square); while the best so far is weaker than ``weak``, the ``search`` crops (zoom, turn),
+    run on ``search_net`` (a lighter network) when given; then the crop placed from the best
+    one's landmarks, unless nothing hand-like was seen. Returns every pass made."""
+    h, w = bgr.shape[:2]
+    first = start if start is not None else Crop.box(w, h)
+    passes = [net(bgr, first)]
+    for zoom, turn in search:
+        if max(p.presence for p in passes) >= weak:
+            break
+        crop = Crop(first.cx, first.cy, first.size * zoom, first.angle + turn)
+        passes.append((search_net or net)(bgr, crop))
+    seed = max(passes, key=lambda p: p.presence)
+    if seed.presence >= SEED_FLOOR:
+        passes.append(net(bgr, crop_from_landmarks(seed.landmarks)))
+    return passes
+
+
+def best_pass(passes: list[HandPass]) -> HandPass:
+    """The landmark-placed (last) pass when it is at least as sure as the others, else the
+    surest; a pass of the main network is preferred to a search pass of equal presence."""
+    last = passes[-1]
+    best = max(passes, key=lambda p: p.presence)
+    return last if last.presence >= best.presence - 1e-6 else best

@@ -1,0 +1,130 @@
+"""Hand-landmark features that do not change with rotation, scale or handedness, and the small
+numpy head that reads rock, paper or scissors from them. numpy only.
+
+Every feature is an angle or a distance ratio between landmarks, so turning the image, moving
+the hand nearer or farther, or mirroring it (a left hand for a right) leaves it unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ModelError
+
+#: Landmark indices: the wrist, then four joints (base to tip) of each finger.
+WRIST = 0
+FINGERS = ((1, 2, 3, 4), (5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16), (17, 18, 19, 20))
+TIPS = tuple(f[-1] for f in FINGERS)
+FEATURES_VERSION = 1
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(n, 1e-9)
+
+
+def _bend_cosines(pts: np.ndarray) -> list[np.ndarray]:
+    """The cosine of the angle at each finger joint (between the bone in and the bone out)."""
+    out = []
+    for finger in FINGERS:
+        chain = pts[:, (WRIST, *finger)]  # (N, 5, D)
+        bones = _unit(np.diff(chain, axis=1))  # (N, 4, D)
+        out.append(np.sum(bones[:, :-1] * bones[:, 1:], axis=-1))  # (N, 3)
+    return out
+
+
+def hand_features(landmarks: np.ndarray) -> np.ndarray:
+    """Features of one hand (21, 3) or of many (N, 21, 3); returns (F,) or (N, F) float32."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    single = lm.ndim == 2
+    if single:
+        lm = lm[None]
+    if lm.shape[1:] != (21, 3):
+        raise ValueError(f"expected landmarks of shape (21, 3), got {lm.shape[1:]}")
+    lm = lm - lm[:, :1]  # relative to the wrist
+    flat = lm[..., :2]
+    # palm size: wrist to the middle finger's base, in the image plane and in 3-D
+    scale3 = np.linalg.norm(lm[:, 9], axis=-1)[:, None]
+    scale2 = np.linalg.norm(flat[:, 9], axis=-1)[:, None]
+    parts: list[np.ndarray] = []
+    parts += _bend_cosines(lm)  # 5 x 3 joint angles in 3-D
+    parts += _bend_cosines(flat)  # and as seen in the image
+    tips3, tips2 = lm[:, list(TIPS)], flat[:, list(TIPS)]
+    bases2 = flat[:, [f[0] for f in FINGERS]]
+    parts.append(np.linalg.norm(tips3, axis=-1) / np.maximum(scale3, 1e-9))  # tip to wrist
+    parts.append(np.linalg.norm(tips2, axis=-1) / np.maximum(scale2, 1e-9))
+    parts.append(np.linalg.norm(tips2 - bases2, axis=-1) / np.maximum(scale2, 1e-9))
+    i, j = np.triu_indices(len(TIPS), k=1)
+    parts.append(np.linalg.norm(tips2[:, i] - tips2[:, j], axis=-1) / np.maximum(scale2, 1e-9))
+    parts.append(np.linalg.norm(tips3[:, i] - tips3[:, j], axis=-1) / np.maximum(scale3, 1e-9))
+    # the angle between neighbouring fingers (base -> tip directions)
+    dirs = _unit(tips2 - bases2)
+    parts.append(np.sum(dirs[:, :-1] * dirs[:, 1:], axis=-1))
+    # each finger's direction against the palm's (wrist -> middle base)
+    palm = _unit(flat[:, 9])[:, None]
+    parts.append(np.sum(dirs * palm, axis=-1))
+    feats = np.concatenate([p.reshape(len(lm), -1) for p in parts], axis=1).astype(np.float32)
+    return feats[0] if single else feats
+
+
+@dataclass(frozen=True)
+class GestureHead:
+    """A small MLP (or, with no hidden layers, logistic regression) over ``hand_features``:
+    standardised inputs, ReLU hidden layers, softmax over ``classes``."""
+
+    classes: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        x = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            x = x @ w + b
+            if k < len(self.weights) - 1:
+                x = np.maximum(x, 0.0)
+        x = x - x.max(axis=-1, keepdims=True)
+        e = np.exp(x)
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def to_metadata(self) -> dict:
+        return {
+            "features_version": FEATURES_VERSION,
+            "classes": list(self.classes),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "layers": [
+                {"weight": w.tolist(), "bias": b.tolist()}
+                for w, b in zip(self.weights, self.biases, strict=True)
+            ],
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict, where: str = "the model metadata") -> GestureHead:
+        try:
+            if int(meta.get("features_version", 1)) != FEATURES_VERSION:
+                raise ValueError(
+                    f"features version {meta.get('features_version')} is not {FEATURES_VERSION}"
+                )
+            weights = tuple(np.asarray(layer["weight"], np.float64) for layer in meta["layers"])
+            biases = tuple(np.asarray(layer["bias"], np.float64) for layer in meta["layers"])
+            head = cls(
+                classes=tuple(str(c) for c in meta["classes"]),
+                mean=np.asarray(meta["mean"], np.float64),
+                scale=np.asarray(meta["scale"], np.float64),
+                weights=weights,
+                biases=biases,
+            )
+            n = head.mean.size
+            for w, b in zip(weights, biases, strict=True):
+                if w.ndim != 2 or w.shape[0] != n or b.shape != (w.shape[1],):
+                    raise ValueError(f"layer shapes {w.shape} / {b.shape} do not chain")
+                n = w.shape[1]
+            if n != len(head.classes) or head.scale.shape != head.mean.shape:
+                raise ValueError("the last layer does not give one output per class")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{where}: bad gesture head: {exc}") from exc
+        return head

@@ -1,0 +1,149 @@
+"""The landmark recogniser: MediaPipe's hand-landmark network on ncnn plus a numpy gesture head.
+
+Its metadata (``"kind": "landmarks"``) names the network files, the ncnn blobs, the presence
+threshold below which a box reads as ``none``, and the head's weights. ``__call__`` reads a still
+image (two or three passes); ``track`` reads the frames of a stream, starting each from the last
+frame's landmark crop (one pass a frame while the hand stays).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .classifier import Prediction, _as_bgr
+from .errors import ModelError
+from .hand import Crop, HandPass, LandmarkNet, best_pass, crop_from_landmarks, find_hand
+from .handfeatures import GestureHead, hand_features
+from .labels import CLASS_ORDER, Gesture
+from .paths import ASSETS_DIR
+
+log = logging.getLogger(__name__)
+
+SHIPPED_PREFIX = "shipped:"
+_RETRAIN = "run `python -m training landmarks` (the network) or `python -m training hand` (head)"
+
+
+def resolve_asset(name: str, folder: Path) -> Path:
+    """A file named in metadata: ``shipped:rel/path`` lies under ``assets/``, else under
+    ``folder`` (so a personal model can reuse the shipped network without copying it)."""
+    if name.startswith(SHIPPED_PREFIX):
+        return ASSETS_DIR / name[len(SHIPPED_PREFIX) :]
+    return folder / name
+
+
+@dataclass(frozen=True)
+class HandPrediction(Prediction):
+    """What the landmark recogniser read: a ``Prediction`` (``landmarks`` set when a hand was
+    placed) plus the presence score and the network passes it took."""
+
+    presence: float = 0.0
+    passes: int = 0
+
+
+def hand_probability(presence: float, threshold: float, sharpness: float = 4.0) -> float:
+    """Presence mapped so that the threshold reads 0.5 (logit scale, ``sharpness`` steeper)."""
+    p = min(max(presence, 1e-6), 1 - 1e-6)
+    t = min(max(threshold, 1e-6), 1 - 1e-6)
+    z = sharpness * (math.log(p / (1 - p)) - math.log(t / (1 - t)))
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+class LandmarkRecogniser:
+    """``recogniser(bgr) -> HandPrediction`` for a still box; ``track(bgr)`` for a stream."""
+
+    kind = "landmarks"
+
+    def __init__(self, meta: dict, folder: Path, threads: int = 1, exact: bool = False):
+        source = folder / "model.json"
+        try:
+            self.classes = tuple(Gesture.parse(c) for c in meta["classes"])
+            param = resolve_asset(str(meta["param"]), folder)
+            binary = resolve_asset(str(meta["bin"]), folder)
+            blobs = dict(meta["blobs"])
+            self.threshold = float(meta["presence_threshold"])
+            self.weak = float(meta.get("weak_presence", 0.5))
+            search = meta.get("search_param"), meta.get("search_bin")
+            head_meta = meta["head"]
+        except KeyError as exc:
+            raise ModelError(f"{source}: the field {exc} is missing: {_RETRAIN}") from exc
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{source}: bad landmark recogniser metadata: {exc}") from exc
+        if self.classes != CLASS_ORDER:
+            raise ModelError(f"{source}: classes must be {[g.value for g in CLASS_ORDER]}")
+        self.head = GestureHead.from_metadata(head_meta, str(source))
+        self._head_index = [self.classes.index(Gesture(c)) for c in self.head.classes]
+        self.net = LandmarkNet(param, binary, blobs, threads=threads, exact=exact)
+        # a lighter network for the search passes of a box where the first pass saw no hand
+        self.search_net = None
+        if all(search):
+            self.search_net = LandmarkNet(
+                *(resolve_asset(str(n), folder) for n in search), blobs, threads, exact
+            )
+        self.metadata = meta
+        self.folder = folder
+        self.threads = threads
+        self._track: Crop | None = None
+        self._track_shape: tuple[int, ...] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def passes(self) -> int:
+        """Passes of the landmark networks so far."""
+        return self.net.passes + (self.search_net.passes if self.search_net else 0)
+
+    def read_pass(self, hand: HandPass, passes: int) -> HandPrediction:
+        """The prediction for the landmarks and presence of one pass."""
+        q = hand_probability(hand.presence, self.threshold)
+        probs = np.zeros(len(self.classes), np.float32)
+        head = self.head.probabilities(hand_features(hand.landmarks))
+        probs[self._head_index] = head * q
+        none = self.classes.index(Gesture.NONE)
+        probs[none] = 1.0 - q
+        if hand.presence < self.threshold:
+            label, confidence = Gesture.NONE, 1.0 - q
+        else:
+            best = int(np.argmax(head))
+            label, confidence = Gesture(self.head.classes[best]), float(head[best] * q)
+        found = hand.landmarks if hand.presence >= self.weak else None
+        return HandPrediction(label, float(confidence), probs, found, hand.presence, passes)
+
+    def __call__(self, image: np.ndarray) -> HandPrediction:
+        """Read a still box (BGR): the box, maybe zoomed out, then the landmark-placed crop."""
+        bgr = _as_bgr(image)
+        passes = find_hand(self.net, bgr, None, self.weak, self.search_net)
+        return self.read_pass(best_pass(passes), len(passes))
+
+    def reset_tracking(self) -> None:
+        with self._lock:
+            self._track = None
+
+    def track(self, image: np.ndarray) -> HandPrediction:
+        """Read a stream's frame: one pass on the last frame's landmark crop while the hand is
+        there, the still-image passes on the box when it is not."""
+        bgr = _as_bgr(image)
+        with self._lock:
+            start = self._track if self._track_shape == bgr.shape else None
+            if start is not None:
+                hand = self.net(bgr, start)
+                if hand.presence >= self.threshold:
+                    self._track = crop_from_landmarks(hand.landmarks)
+                    return self.read_pass(hand, 1)
+            passes = find_hand(self.net, bgr, None, self.weak, self.search_net)
+            hand = best_pass(passes)
+            found = hand.presence >= self.threshold
+            self._track = crop_from_landmarks(hand.landmarks) if found else None
+            self._track_shape = bgr.shape
+            return self.read_pass(hand, len(passes) + (start is not None))
+
+
+def open_recogniser(
+    meta: dict, folder: Path, threads: int = 1, exact: bool = False
+) -> LandmarkRecogniser:
+    """The door's hook (``GestureClassifier`` opens ``"kind": "landmarks"`` metadata with it)."""
+    return LandmarkRecogniser(meta, folder, threads, exact)
