@@ -8,7 +8,7 @@ after "shoot" (or from an explicit throw: a key or a tap).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
@@ -88,7 +88,9 @@ class Decision:
     votes: int
     readings: int
     confidence: float = 0.0  # mean confidence of the readings that voted for ``player``
-    frame_index: int | None = None  # the frame that shows it best (for the result's still)
+    #: The frame that shows it best, for the result's still (the most confident vote's; for no
+    #: hand, the newest frame read); not part of what was decided, so not compared.
+    frame_index: int | None = field(default=None, compare=False)
 
 
 class Round:

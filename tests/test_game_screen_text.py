@@ -19,6 +19,7 @@ from game import art
 from game.app import App, Options
 from game.inputs import PlayerInput, StreamInput
 from game.referee import MatchOver, RoundResult
+from game.round import Round, Timing
 from game.screens import (
     SCREENS,
     CountdownScreen,
@@ -281,3 +282,22 @@ def test_match_end_says_how_to_play_again_and_whose_streak():
 )
 def test_the_result_says_why_in_plain_words(player, robot, outcome, line):
     assert explain(Gesture(player), Gesture(robot), outcome) == line
+
+
+def test_the_round_names_the_frame_its_throw_was_read_from():
+    from vision.stream import GestureReading
+
+    rnd = Round(Gesture.ROCK, 0.0, Timing(beat=0.1, capture=0.5))
+    seen = [(Gesture.PAPER, 0.7), (Gesture.PAPER, 0.95), (Gesture.ROCK, 0.99), (Gesture.PAPER, 0.8)]
+    rnd.update(rnd.shoot_time)
+    for i, (gesture, confidence) in enumerate(seen):
+        rnd.observe(GestureReading(gesture, confidence, None, rnd.shoot_time + 0.01 * i, 40 + i))
+    (decision,) = rnd.update(rnd.end_time)
+    assert (decision.player, decision.frame_index) == (Gesture.PAPER, 41)  # its best vote
+
+    empty = Round(Gesture.ROCK, 0.0, Timing(beat=0.1, capture=0.5))
+    empty.update(empty.shoot_time)
+    for i in range(3):
+        empty.observe(GestureReading(Gesture.NONE, 0.9, None, empty.shoot_time + 0.01 * i, 7 + i))
+    (decision,) = empty.update(empty.end_time)
+    assert (decision.player, decision.frame_index) == (Gesture.NONE, 9)  # the newest frame
