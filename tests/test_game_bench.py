@@ -6,8 +6,9 @@ import re
 import subprocess
 import sys
 
-from game.bench import build_parser, run
 from helpers import ROOT
+
+from game.bench import build_parser, run
 
 
 def test_help_prints_a_plain_percent_sign():
