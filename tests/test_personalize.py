@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,9 +101,10 @@ def accuracy(folder: Path, items: list[tuple[Path, Gesture]]) -> float:
 
 
 def test_personalising_on_a_strangers_photos_raises_accuracy_on_their_later_frames(
-    tmp_path, datasets_dir, capsys
+    tmp_path, datasets_dir, capsys, caplog
 ):
     """best-of-one's person (never trained on): 12 captures a class, 3 epochs, the real base."""
+    caplog.set_level(logging.INFO, logger="training.personalize")
     data = tmp_path / "captures"
     later = []
     for g in CLASS_ORDER:
@@ -118,6 +121,8 @@ def test_personalising_on_a_strangers_photos_raises_accuracy_on_their_later_fram
     assert code == 0, out
     assert "Installed as the active model" in out and "held back" in out
     assert "the shipped model 0.75 -> personalised" in out
+    # without a terminal (no progress bar) every epoch's log line says the time left
+    assert re.search(r"epoch 1/3: loss [\d.]+, \d+ s so far, about \d+ s left", caplog.text)
 
     active = paths.active_model_dir()
     names = ("model.json", "model.ncnn.param", "model.ncnn.bin", personalize.PLOT_NAME)

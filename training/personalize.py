@@ -633,12 +633,14 @@ def personalize(
     progress: bool = True,
     frozen: Sequence[str] = FROZEN_PARTS,
     kind: str = "cnn",
+    current_model: str | Path | None = None,
 ) -> PersonalizeResult:
     """Hold back the latest captures, train a candidate of ``kind``, compare, install if no worse.
 
     The candidate is installed unless it scores worse than the model in use on the held-back
     captures (``force=True`` installs it anyway); ``result.installed`` says which. A rejected
     candidate is kept in ``<models>/rejected`` for a look; the model in use stays active.
+    ``current_model`` (an exported model's folder) is the one to beat instead of the one in use.
     """
     from vision.classifier import GestureClassifier
 
@@ -653,7 +655,10 @@ def personalize(
     if any(img is None for img in held_images):
         raise DatasetError(f"images in {captures.root} changed while reading them: run this again")
     held_labels = [lab for _, lab in captures.heldback]
-    current, compared_with = model_in_use(models_dir)
+    if current_model is not None:
+        current, compared_with = GestureClassifier(current_model), f"the model in {current_model}"
+    else:
+        current, compared_with = model_in_use(models_dir)
     before = held_back_confusion(current, held_images, held_labels)
     options = Options(epochs, lr, batch_size, Path(base_checkpoint), tuple(frozen), seed, progress)
     base = _models_dir(models_dir)
