@@ -202,6 +202,28 @@ def base_datasets(base: Path) -> list[str]:
     return list(json.loads(meta.read_text()).get("data", {}).get("datasets", []))
 
 
+def landmark_base(args, set_name: str) -> Path:
+    """The landmark recogniser to start from: ``--loso DIR``'s head fitted without this set
+    (``DIR/<set>/model.json``, from ``python -m training hand <the other sets> --out
+    DIR/<set> --no-loso``), else the shipped one."""
+    if args.loso is not None:
+        folder = args.loso / set_name
+        if not (folder / "model.json").is_file():
+            sys.exit(f"no {folder / 'model.json'}: python -m training hand ... --out {folder}")
+        return folder
+    return ROOT / "assets" / "hand"
+
+
+def fused_base(hand: Path, tmp: Path) -> Path:
+    """The shipped fusion rule over ``hand`` and the shipped CNN, as a model folder."""
+    meta = json.loads((ROOT / "assets" / "default" / "model.json").read_text())
+    meta["parts"] = {"landmarks": str(hand.resolve()), "cnn": "shipped:models"}
+    folder = tmp / "fused-base"
+    folder.mkdir(exist_ok=True)
+    (folder / "model.json").write_text(json.dumps(meta))
+    return folder
+
+
 def measure_session(set_name: str, session: str, files, args) -> dict:
     """Personalise on the session's first captures; score base and result on its later frames."""
     row = {"set": set_name, "session": session, "notes": []}
@@ -233,16 +255,29 @@ def measure_session(set_name: str, session: str, files, args) -> dict:
             test_images += scenes[args.captures :]
             labels += [Gesture.NONE.index] * (len(scenes) - args.captures)
             row["notes"].append("none: generated empty scenes")
-        beside = args.base.parent
         start = time.perf_counter()
-        result = personalize.personalize(
-            data, epochs=args.epochs, base_checkpoint=args.base, models_dir=Path(tmp) / "models",
-            lr=args.lr, frozen=tuple(args.freeze), force=True, progress=not args.no_progress,
-            current_model=beside if (beside / "model.json").is_file() else None,
-        )  # fmt: skip
-        row["seconds"] = round(time.perf_counter() - start, 1)
-        base, spec, _ = personalize.load_base_checkpoint(args.base)
-        before = compute_report(labels, personalize.predict(base, test_images, spec))
+        if args.kind == "cnn":
+            beside = args.base.parent
+            result = personalize.personalize(
+                data, epochs=args.epochs, base_checkpoint=args.base,
+                models_dir=Path(tmp) / "models", lr=args.lr, frozen=tuple(args.freeze),
+                force=True, progress=not args.no_progress, kind="cnn",
+                current_model=beside if (beside / "model.json").is_file() else None,
+            )  # fmt: skip
+            row["seconds"] = round(time.perf_counter() - start, 1)
+            base, spec, _ = personalize.load_base_checkpoint(args.base)
+            before = compute_report(labels, personalize.predict(base, test_images, spec))
+        else:
+            hand_base = landmark_base(args, set_name)
+            current = hand_base if args.kind == "landmarks" else fused_base(hand_base, Path(tmp))
+            result = personalize.personalize(
+                data, models_dir=Path(tmp) / "models", force=True, kind=args.kind,
+                current_model=current, base_recogniser=hand_base,
+            )  # fmt: skip
+            row["seconds"] = round(time.perf_counter() - start, 1)
+            row["base"] = str(hand_base)
+            clf = GestureClassifier(current, threads=args.threads)
+            before = compute_report(labels, [clf(img).label.index for img in test_images])
         clf = GestureClassifier(result.model_dir, threads=args.threads)
         after = compute_report(labels, [clf(img).label.index for img in test_images])
     per_class = {CLASS_ORDER[k].value: labels.count(k) for k in sorted(set(labels))}
@@ -260,7 +295,7 @@ def measure_session(set_name: str, session: str, files, args) -> dict:
 
 def print_table(rows: list[dict], args) -> None:
     print(
-        f"\nbase {args.base}; {args.captures} captures a class, test from image {args.test_from} "
+        f"\nkind {args.kind}, base {args.loso or args.base}; {args.captures} captures a class, test from image {args.test_from} "
         f"on; {args.epochs} epochs, {args.threads} threads\n"
     )
     print("| set / session | later frames | base -> personalised | held-back check | time |")
@@ -305,6 +340,13 @@ def run_sessions(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("sessions", "scenarios"), default="sessions")
+    parser.add_argument(
+        "--kind", choices=tuple(personalize.RECOGNISERS), default="cnn",
+        help="which recogniser to personalise (sessions; default cnn)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--loso", type=Path, help="folder of landmark heads fitted without each set (DIR/<set>)"
+    )
     parser.add_argument(
         "--base", "--base-checkpoint", dest="base", type=Path, default=personalize.BASE_CHECKPOINT,
         help="PyTorch checkpoint to personalise (ideally trained without the set measured)",

@@ -114,13 +114,15 @@ def test_personalising_on_a_strangers_photos_raises_accuracy_on_their_later_fram
             shutil.copy(src, data / g.value / src.name)
         later += [(path, g) for path in photos[75::6]]  # the same person, later frames
     before = snapshot(data)
-    assert GestureClassifier().folder == paths.SHIPPED_MODEL_DIR
+    assert GestureClassifier().folder == paths.SHIPPED_DEFAULT_DIR
+    # a user who plays with the CNN alone (the default recogniser already reads this person)
+    shutil.copytree(paths.SHIPPED_MODEL_DIR, paths.active_model_dir())
 
-    code = run([str(data), "--epochs", "3", "--no-progress"])
+    code = run([str(data), "--kind", "cnn", "--epochs", "3", "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Installed as the active model" in out and "held back" in out
-    assert "the shipped model 0.75 -> personalised" in out
+    assert "your current personal model 0.75 -> personalised" in out
     # without a terminal (no progress bar) every epoch's log line says the time left
     assert re.search(r"epoch 1/3: loss [\d.]+, \d+ s so far, about \d+ s left", caplog.text)
 
@@ -147,11 +149,11 @@ def test_personalising_on_a_strangers_photos_raises_accuracy_on_their_later_fram
     # captures untouched, nothing written beside them, no half-installed leftovers
     assert snapshot(data) == before
     assert sorted(p.name for p in data.iterdir()) == sorted(g.value for g in CLASS_ORDER)
-    assert sorted(p.name for p in paths.user_models_dir().iterdir()) == ["active"]
+    assert sorted(p.name for p in paths.user_models_dir().iterdir()) == ["active", "previous"]
 
     # --reset: back to the shipped model, the personal one kept for rollback
     assert run(["--reset"]) == 0
-    assert GestureClassifier().folder == paths.SHIPPED_MODEL_DIR
+    assert GestureClassifier().folder == paths.SHIPPED_DEFAULT_DIR
     assert (paths.previous_model_dir() / personalize.REPORT_NAME).is_file()
     assert "Back to the shipped model" in capsys.readouterr().out
     assert run(["--rollback"]) == 0
@@ -181,7 +183,16 @@ def test_a_model_worse_than_the_one_in_use_is_not_installed(
     data = tmp_path / "captures"
     rps_cv_captures(data)
     before = snapshot(data)
-    argv = [str(data), "--epochs", "1", "--no-progress", "--base-checkpoint", str(base_checkpoint)]
+    argv = [
+        str(data),
+        "--kind",
+        "cnn",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--base-checkpoint",
+        str(base_checkpoint),
+    ]
     code = run(argv)
     out = capsys.readouterr().out
     assert code == personalize.EXIT_NOT_INSTALLED == 3, out
@@ -263,7 +274,7 @@ def test_install_keeps_the_previous_model_and_reset_and_rollback(tmp_path, capsy
     assert run(["--reset"]) == 0
     assert not paths.active_model_dir().exists()
     assert marker(paths.previous_model_dir()) == "A"
-    assert GestureClassifier().folder == paths.SHIPPED_MODEL_DIR
+    assert GestureClassifier().folder == paths.SHIPPED_DEFAULT_DIR
     assert run(["--reset"]) == 0
     assert "already in use" in capsys.readouterr().out
     assert run(["--rollback"]) == 0
@@ -345,7 +356,7 @@ def test_missing_base_checkpoint(tmp_path, capsys):
     data = tmp_path / "data"
     for g in CLASS_ORDER:
         write_noise(data / g.value, 10)
-    assert run([str(data), "--base-checkpoint", str(tmp_path / "missing.pt")]) == 2
+    assert run([str(data), "--kind", "cnn", "--base-checkpoint", str(tmp_path / "missing.pt")]) == 2
     assert "no base model" in capsys.readouterr().err
 
 

@@ -11,7 +11,7 @@ from helpers import DATASETS
 from training import synth
 from training.data import find_test_list, read_image, split_dataset
 from vision import Gesture, GestureClassifier
-from vision.paths import SHIPPED_MODEL_DIR
+from vision.paths import SHIPPED_DEFAULT_DIR, SHIPPED_MODEL_DIR
 
 META = json.loads((SHIPPED_MODEL_DIR / "model.json").read_text())
 
@@ -24,9 +24,12 @@ def test_shipped_model_files_and_metadata():
     assert META["model"] == "liteconv"
     assert META["parity"]["max_prob_diff"] <= 1e-3
     assert (SHIPPED_MODEL_DIR / "README.md").is_file(), "the model card is missing"
-    clf = GestureClassifier()
-    assert clf.folder.resolve() == SHIPPED_MODEL_DIR.resolve()
+    clf = GestureClassifier(SHIPPED_MODEL_DIR)
+    assert clf.kind == "cnn"
     assert tuple(clf.preprocessing.input_size) == tuple(META["input_size"])
+    default = GestureClassifier()
+    assert default.kind == "fused" and default.folder.resolve() == SHIPPED_DEFAULT_DIR.resolve()
+    assert default.recogniser.cnn.folder.resolve() == SHIPPED_MODEL_DIR.resolve()
 
 
 def _test_photos(dataset: str, per_class: int) -> list[tuple[np.ndarray, Gesture]]:
@@ -44,7 +47,7 @@ def _test_photos(dataset: str, per_class: int) -> list[tuple[np.ndarray, Gesture
 
 @pytest.mark.parametrize(("dataset", "minimum"), [("rps-cv", 0.95), ("rps-sxsw", 0.65)])
 def test_shipped_model_reads_real_test_photos(datasets_dir, dataset, minimum):
-    clf = GestureClassifier()
+    clf = GestureClassifier(SHIPPED_MODEL_DIR)
     photos = _test_photos(dataset, per_class=20)
     predictions = [clf(img).label for img, _ in photos]
     correct = sum(p is label for p, (_, label) in zip(predictions, photos, strict=True))
@@ -53,7 +56,7 @@ def test_shipped_model_reads_real_test_photos(datasets_dir, dataset, minimum):
 
 
 def test_shipped_model_calls_scenes_without_a_hand_none():
-    clf = GestureClassifier()
+    clf = GestureClassifier(SHIPPED_MODEL_DIR)
     rng = np.random.default_rng(12345)  # other scenes than training's (seeded per view there)
     scenes = [synth.background(rng, (240, 320)) for _ in range(30)]
     nones = sum(clf(img).label is Gesture.NONE for img in scenes)

@@ -14,13 +14,13 @@ from vision import GestureClassifier, Prediction
 from vision.classifier import _area_shrink, fit_fast, load_metadata
 from vision.errors import ModelError
 from vision.labels import CLASS_ORDER, Gesture
-from vision.paths import SHIPPED_MODEL_DIR
+from vision.paths import SHIPPED_DEFAULT_DIR, SHIPPED_MODEL_DIR
 from vision.preprocess import BadFrameError, Preprocessing, fit, prepare, resize_to
 
 
 @pytest.fixture(scope="module")
 def classifier():
-    return GestureClassifier()
+    return GestureClassifier(SHIPPED_MODEL_DIR)  # the CNN: these tests look at its insides
 
 
 def scene(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -103,7 +103,7 @@ def test_reused_buffers_keep_calls_independent_across_threads():
     """The resize reuses its arrays; results must not leak between calls or threads."""
     import threading
 
-    exact = GestureClassifier(exact=True)
+    exact = GestureClassifier(SHIPPED_MODEL_DIR, exact=True)
     frames = [scene(480, 640, seed=s)[:, 80:560] for s in range(4)]
     expected = [exact.probabilities(prepare(f, exact.preprocessing)) for f in frames]
     first = exact(frames[0]).probs.copy()
@@ -227,7 +227,7 @@ def test_a_broken_personal_model_falls_back_to_the_shipped_one(caplog):
     (active / "model.ncnn.bin").write_bytes(b"")
     with caplog.at_level("INFO", logger="vision.classifier"):
         clf = GestureClassifier()
-    assert clf.origin == "shipped" and clf.folder == SHIPPED_MODEL_DIR
+    assert clf.origin == "shipped" and clf.folder == SHIPPED_DEFAULT_DIR
     assert clf(scene(64, 64)).probs.shape == (4,)
     warning = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warning) == 1 and "python -m training personalize --reset" in warning[0]

@@ -145,7 +145,8 @@ def test_anchor_param_io_and_published_figures():
 def test_bench_json_reports_ratios_goals_and_projections(capsys):
     if not DEFAULT_ANCHORS.is_dir():
         pytest.skip("../shared/anchors is absent")
-    assert main(["bench", "--json", "--iterations", "5", "--warmup", "1"]) == 0
+    cnn = str(ROOT / "assets" / "models")
+    assert main(["bench", "--model", cnn, "--json", "--iterations", "5", "--warmup", "1"]) == 0
     result = json.loads(capsys.readouterr().out)
     t = result["timings_ms"]
     assert set(t) == {"a", "a_call", "b", "c"} and all(v["median"] > 0 for v in t.values())
@@ -155,6 +156,24 @@ def test_bench_json_reports_ratios_goals_and_projections(capsys):
     pi4 = result["projections"]["Pi 4B 1t"]
     assert pi4["model_ms"] == pytest.approx(result["model_ratio"] * 42.12)
     assert pi4["model_fps"] == pytest.approx(1000 / pi4["model_ms"])
+
+
+def test_bench_of_the_default_recogniser_times_still_frame_and_passes(capsys):
+    """The default (fused) recogniser: a still box, a tracked stream frame (one landmark pass)
+    and one pass of each landmark network, each beside shufflenet_v2."""
+    if not DEFAULT_ANCHORS.is_dir():
+        pytest.skip("../shared/anchors is absent")
+    assert main(["bench", "--json", "--iterations", "4", "--warmup", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["kind"] == "fused" and result["reads"].startswith("rock")
+    t = result["timings_ms"]
+    assert set(t) == {"still", "frame", "b", "pass_full", "pass_lite"}
+    assert result["passes"]["frame"] == pytest.approx(1.0)  # tracking: one pass a frame
+    assert result["passes"]["still"] >= 2.0  # the box, then the landmark-placed crop
+    assert result["ratios"]["still"] == pytest.approx(t["still"]["median"] / t["b"]["median"])
+    assert set(result["goals"]) == {"still<=7.0", "frame<=2.5"}
+    pi4 = result["projections"]["Pi 4B 4t"]["frame"]
+    assert pi4["fps"] == pytest.approx(1000 / pi4["ms"])
 
 
 def test_bench_missing_anchors_says_where_to_point(tmp_path, capsys):

@@ -38,7 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--network", choices=("full", "lite"), default="full")
     p.add_argument("--views", type=positive_int, default=3, help="views per photo")
-    p.add_argument("--hidden", type=int, nargs="*", default=[64], help="hidden layer sizes")
+    p.add_argument(
+        "--hidden", type=int, nargs="*", default=[], help="hidden layer sizes (default: none)"
+    )
     p.add_argument("--epochs", type=positive_int, default=60)
     p.add_argument("--workers", type=positive_int, default=2)
     p.add_argument("--cache", type=Path, default=Path("runs/hand-cache"))
@@ -92,6 +94,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"hand: {exc}", file=sys.stderr)
         return 2
     cfg = HeadConfig(hidden=tuple(args.hidden), epochs=args.epochs)
+    log.info("head: hidden %s, %d epochs; %d sets", cfg.hidden or "none", cfg.epochs, len(by_set))
     extra: dict = {
         "data": {name: int((m.views == 0).sum()) for name, m in by_set.items()},
         "views": args.views,

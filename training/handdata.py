@@ -117,7 +117,7 @@ def extract_items(
     labels = [lab for _, lab in items for _ in range(views)]
     t0 = time.perf_counter()
     if workers > 1 and len(jobs) > 8:
-        ctx = mp.get_context("fork")
+        ctx = mp.get_context("spawn")  # fork could copy a held lock of ncnn, torch or OpenCV
         with ctx.Pool(workers, _init_worker, (model,)) as pool:
             results = pool.map(_read_job, jobs, chunksize=16)
     else:

@@ -3,8 +3,9 @@
 ``python -m training personalize DATA`` checks the captures in ``DATA`` (one folder per class, as
 ``python -m training collect`` writes them) and holds back the *last* captures of each class (the
 latest fifth, in capture order): a random split would test on near-twins of the training frames.
-A recogniser kind (``RECOGNISERS``; today the CNN, fine-tuned from the shipped weights) trains a
-candidate on the rest and exports it; the candidate and the model in use now (the active
+A recogniser kind (``RECOGNISERS``: the fused default and the landmark recogniser refit the
+landmark head in seconds, the CNN is fine-tuned from the shipped weights) trains a candidate on
+the rest and exports it; the candidate and the model in use now (the active
 personal model, else the shipped one) both read the held-back images through the run-time
 ``GestureClassifier``, and the candidate is installed only if it scores at least as well, so
 personal captures never make the model worse on the user's own later images. The model it
@@ -452,6 +453,8 @@ class Options:
     frozen: tuple[str, ...] = FROZEN_PARTS
     seed: int = 0
     progress: bool = True
+    #: The landmark recogniser whose head is refitted (default: the shipped one).
+    base_recogniser: Path | None = None
 
 
 #: ``fit(train_items, out_dir, options) -> details``: train a candidate on the training captures
@@ -488,8 +491,24 @@ def fit_cnn(train: Sequence[Item], out_dir: Path, options: Options) -> dict:
     return details
 
 
-#: The recogniser kinds that can be personalised (``--kind``).
-RECOGNISERS: dict[str, Fit] = {"cnn": fit_cnn}
+def fit_landmarks(train: Sequence[Item], out_dir: Path, options: Options) -> dict:
+    """The landmark recogniser: refit its head on the captures' landmarks (seconds)."""
+    from training.handpersonal import SHIPPED_HAND, refit_landmarks
+
+    return refit_landmarks(train, out_dir, options.seed, options.base_recogniser or SHIPPED_HAND)
+
+
+def fit_fused(train: Sequence[Item], out_dir: Path, options: Options) -> dict:
+    """The default recogniser: the landmark head refitted, fused with the shipped CNN."""
+    from training.handpersonal import SHIPPED_HAND, refit_fused
+
+    return refit_fused(train, out_dir, options.seed, options.base_recogniser or SHIPPED_HAND)
+
+
+#: The recogniser kinds that can be personalised (``--kind``); the default is the default
+#: recogniser's kind.
+RECOGNISERS: dict[str, Fit] = {"fused": fit_fused, "landmarks": fit_landmarks, "cnn": fit_cnn}
+DEFAULT_KIND = "fused"
 
 
 # --- installing --------------------------------------------------------------------------------
@@ -607,7 +626,7 @@ def model_in_use(models_dir: str | Path | None = None):
             log.warning(
                 "the active personal model does not load (%s): comparing with the shipped one", exc
             )
-    return GestureClassifier(paths.SHIPPED_MODEL_DIR), "the shipped model"
+    return GestureClassifier(paths.SHIPPED_DEFAULT_DIR), "the shipped model"
 
 
 def held_back_confusion(classifier, images: Sequence[np.ndarray], labels: Sequence[int]):
@@ -634,6 +653,7 @@ def personalize(
     frozen: Sequence[str] = FROZEN_PARTS,
     kind: str = "cnn",
     current_model: str | Path | None = None,
+    base_recogniser: str | Path | None = None,
 ) -> PersonalizeResult:
     """Hold back the latest captures, train a candidate of ``kind``, compare, install if no worse.
 
@@ -660,7 +680,10 @@ def personalize(
     else:
         current, compared_with = model_in_use(models_dir)
     before = held_back_confusion(current, held_images, held_labels)
-    options = Options(epochs, lr, batch_size, Path(base_checkpoint), tuple(frozen), seed, progress)
+    options = Options(
+        epochs, lr, batch_size, Path(base_checkpoint), tuple(frozen), seed, progress,
+        Path(base_recogniser) if base_recogniser is not None else None,
+    )  # fmt: skip
     base = _models_dir(models_dir)
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=base))
@@ -742,8 +765,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="folder of class folders (default: <user data>/captures, where collect writes)",
     )  # fmt: skip
     parser.add_argument(
-        "--kind", choices=tuple(RECOGNISERS), default="cnn",
-        help="which recogniser to personalise (default %(default)s)",
+        "--kind", choices=tuple(RECOGNISERS), default=DEFAULT_KIND,
+        help="which recogniser to personalise: fused (the default recogniser: the landmark "
+        "head refitted, seconds), landmarks (that alone) or cnn (fine-tuned, a minute or two)",
     )  # fmt: skip
     parser.add_argument(
         "--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="default %(default)s"

@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import ModelError
 from .labels import Gesture
-from .paths import METADATA_NAME, SHIPPED_MODEL_DIR, active_model_dir, default_model_dir
+from .paths import METADATA_NAME, SHIPPED_DEFAULT_DIR, active_model_dir, default_model_dir
 from .preprocess import Preprocessing, center_crop, fit, resize_to, to_bgr
 
 log = logging.getLogger(__name__)
@@ -285,7 +285,7 @@ class GestureClassifier:
                     "(or personalize again)",
                     problem,
                 )
-                self._load(SHIPPED_MODEL_DIR, int(threads), exact)
+                self._load(SHIPPED_DEFAULT_DIR, int(threads), exact)
                 self.origin = "shipped"
         else:
             self._load(default_model_dir(), int(threads), exact)

@@ -126,5 +126,9 @@ class GestureHead:
             if n != len(head.classes) or head.scale.shape != head.mean.shape:
                 raise ValueError("the last layer does not give one output per class")
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"{where}: bad gesture head: {exc}") from exc
+            missing = f"the field {exc} is missing" if isinstance(exc, KeyError) else str(exc)
+            raise ModelError(
+                f"{where}: bad gesture head ({missing}): fit it again with "
+                "`python -m training hand`"
+            ) from exc
         return head

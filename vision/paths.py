@@ -4,7 +4,8 @@ Model lookup order (``GestureClassifier()`` with no path):
 1. an explicit path given by the caller,
 2. the active user model, ``<user data>/models/active/``
    (installed by ``python -m training personalize``),
-3. the shipped default, ``assets/models/``.
+3. the shipped default recogniser, ``assets/default/`` (the landmark recogniser in
+   ``assets/hand/`` fused with the CNN in ``assets/models/``).
 The user data folder is ``$RPS_ROBOT_HOME`` if set, else ``$XDG_DATA_HOME/rps-robot``,
 else ``~/.local/share/rps-robot``.
 """
@@ -15,7 +16,12 @@ import os
 from pathlib import Path
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+#: The shipped CNN (``"kind": "cnn"``; also the base that personalisation fine-tunes).
 SHIPPED_MODEL_DIR = ASSETS_DIR / "models"
+#: The shipped landmark recogniser (MediaPipe's hand-landmark network and its gesture head).
+SHIPPED_HAND_DIR = ASSETS_DIR / "hand"
+#: The shipped default recogniser: the two above, fused (``"kind": "fused"``).
+SHIPPED_DEFAULT_DIR = ASSETS_DIR / "default"
 METADATA_NAME = "model.json"
 
 
@@ -40,11 +46,11 @@ def previous_model_dir() -> Path:
 
 
 def default_model_dir() -> Path:
-    """The active user model if one is installed, else the shipped default."""
+    """The active user model if one is installed, else the shipped default recogniser."""
     active = active_model_dir()
     if (active / METADATA_NAME).is_file():
         return active
-    return SHIPPED_MODEL_DIR
+    return SHIPPED_DEFAULT_DIR
 
 
 def unwritable_reason(folder: str | Path, probe_bytes: int = 4096) -> str | None:

@@ -1,0 +1,141 @@
+"""The shipped landmark recogniser (MediaPipe's hand-landmark network on ncnn + the gesture head)
+on real photos from ../shared/datasets, through the one door, ``GestureClassifier``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from helpers import DATASETS, dataset_images, load, write_video
+
+from vision.classifier import GestureClassifier
+from vision.errors import ModelError
+from vision.labels import Gesture
+from vision.paths import ASSETS_DIR
+from vision.sources import VideoFileSource
+from vision.stream import GestureStream
+
+HAND_DIR = ASSETS_DIR / "hand"
+pytestmark = pytest.mark.skipif(not DATASETS.is_dir(), reason="needs ../shared/datasets")
+
+
+@pytest.fixture(scope="module")
+def hand():
+    return GestureClassifier(HAND_DIR)
+
+
+def test_metadata_names_the_landmark_kind_and_loads_behind_the_door(hand):
+    assert hand.kind == "landmarks"
+    assert hand.classes == (Gesture.SCISSORS, Gesture.ROCK, Gesture.PAPER, Gesture.NONE)
+    assert 0.0 < hand.recogniser.threshold < 1.0
+
+
+@pytest.mark.parametrize(
+    ("dataset", "label"),
+    [
+        ("best-of-one", "rock"),
+        ("best-of-one", "paper"),
+        ("best-of-one", "scissors"),
+        ("hands-subhih", "rock"),
+        ("hands-subhih", "paper"),
+        ("sign-digits", "scissors"),
+    ],
+)
+def test_finds_the_hand_and_reads_the_gesture(hand, dataset, label):
+    for photo in dataset_images(dataset, label, 3):
+        p = hand(load(photo))
+        assert p.label == Gesture(label), photo.name
+        assert p.landmarks is not None and p.landmarks.shape == (21, 3)
+        assert p.presence >= hand.recogniser.threshold
+        h, w = load(photo).shape[:2]
+        inside = (p.landmarks[:, 0] > -0.2 * w) & (p.landmarks[:, 0] < 1.2 * w)
+        assert inside.all(), "landmarks are in the photo's pixels"
+        assert abs(float(p.probs.sum()) - 1.0) < 1e-5
+
+
+@pytest.mark.parametrize("dataset", ["best-of-one", "finger-counting"])
+def test_an_empty_scene_is_none(hand, dataset):
+    for photo in dataset_images(dataset, "none", 4):
+        p = hand(load(photo))
+        assert p.label is Gesture.NONE, photo.name
+        assert p.presence < hand.recogniser.threshold
+
+
+def _turned(image: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_a_turned_or_mirrored_photo_reads_the_same(hand):
+    """Turned 45 degrees either way (a tilted hand: the landmark-placed pass turns with it) or
+    mirrored (a left hand for a right), a photo gives the same gesture."""
+    for label in ("scissors", "paper", "rock"):
+        image = load(dataset_images("best-of-one", label, 1, start=5)[0])
+        variants = (image, _turned(image, 45), _turned(image, -45), image[:, ::-1])
+        readings = [hand(x) for x in variants]
+        assert {r.label for r in readings} == {Gesture(label)}, label
+
+
+def test_tracking_follows_a_video_with_one_pass_a_frame(hand, tmp_path):
+    """A clip of real photos (OpenCV-written MJPG): the hand is found once, then tracked with
+    one pass a frame; a new gesture is read as the hand changes; an empty scene drops it."""
+    rock = load(dataset_images("best-of-one", "rock", 1, start=2)[0], (480, 480))
+    paper = load(dataset_images("best-of-one", "paper", 1, start=2)[0], (480, 480))
+    empty = load(dataset_images("best-of-one", "none", 1, start=2)[0], (480, 480))
+
+    def framed(img, dx=0):
+        frame = np.zeros((480, 640, 3), np.uint8)
+        frame[:, 80 + dx : 560 + dx] = img
+        return frame
+
+    frames = [framed(rock, dx) for dx in range(0, 16, 2)]
+    frames += [framed(paper, -dx) for dx in range(0, 16, 2)]
+    frames += [framed(empty)] * 4
+    clip = write_video(tmp_path / "clip.avi", frames)
+    recogniser = GestureClassifier(HAND_DIR)
+    stream = GestureStream(VideoFileSource(clip), recogniser)
+    raw, passes, marks = [], [], []
+    for _ in range(len(frames)):
+        before = recogniser.recogniser.passes
+        assert stream.step()
+        passes.append(recogniser.recogniser.passes - before)
+        reading = stream.latest()
+        raw.append(reading.raw)
+        marks.append(reading.landmarks)
+    assert raw[:8] == [Gesture.ROCK] * 8
+    assert raw[9:16] == [Gesture.PAPER] * 7
+    assert raw[-1] is Gesture.NONE and marks[-1] is None
+    assert passes[0] >= 2  # found from the box
+    assert passes[1:8] == [1] * 7  # then tracked, one pass a frame
+    assert sum(passes[9:16]) == 7
+    # landmarks are in frame pixels: the wrist moves with the hand as the frame shifts
+    assert marks[1] is not None and 80 <= marks[1][:, 0].mean() <= 560
+
+
+@pytest.mark.parametrize("broken", ["truncated-bin", "missing-param", "empty-bin", "bad-head"])
+def test_a_broken_landmark_model_names_the_file_and_what_to_run(tmp_path, broken):
+    folder = tmp_path / "hand"
+    shutil.copytree(HAND_DIR, folder)
+    meta = json.loads((folder / "model.json").read_text())
+    binary, param = folder / meta["bin"], folder / meta["param"]
+    if broken == "truncated-bin":
+        binary.write_bytes(binary.read_bytes()[:200_000])
+        expect = binary.name
+    elif broken == "missing-param":
+        param.unlink()
+        expect = param.name
+    elif broken == "empty-bin":
+        binary.write_bytes(b"")
+        expect = binary.name
+    else:
+        del meta["head"]["layers"]
+        (folder / "model.json").write_text(json.dumps(meta))
+        expect = "model.json"
+    with pytest.raises(ModelError) as info:
+        GestureClassifier(folder)
+    assert expect in str(info.value)
+    assert "python -m training" in str(info.value)
