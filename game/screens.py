@@ -13,6 +13,7 @@ import numpy as np
 import pygame
 
 from vision.labels import THROWS, Gesture
+from vision.overlay import draw_skeleton
 
 from . import art
 from .art import HEIGHT, WIDTH
@@ -86,6 +87,11 @@ def frame_surface(ctx, size: tuple[int, int]):
     scale = min(size[0] / w, size[1] / h)
     tw, th = max(1, int(w * scale)), max(1, int(h * scale))
     small = cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA)
+    reading = ctx.input.reading()
+    marks = getattr(reading, "landmarks", None)
+    if marks is not None and getattr(reading, "frame_index", None) == getattr(frame, "index", -1):
+        # the hand the landmark recogniser placed in this very frame: its 21-point skeleton
+        draw_skeleton(small, np.asarray(marks)[:, :2] * scale, (40, 160, 230), 2)
     rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
     x, y, rw, rh = ctx.input.roi_rect(image.shape)
     if ctx.input.mirror:

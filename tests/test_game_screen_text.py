@@ -15,7 +15,7 @@ import pygame
 import pytest
 from helpers import dataset_images, load
 
-from game import art
+from game import art, screens
 from game.app import App, Options
 from game.inputs import PlayerInput, StreamInput
 from game.referee import MatchOver, RoundResult
@@ -301,3 +301,31 @@ def test_the_round_names_the_frame_its_throw_was_read_from():
         empty.observe(GestureReading(Gesture.NONE, 0.9, None, empty.shoot_time + 0.01 * i, 7 + i))
     (decision,) = empty.update(empty.end_time)
     assert (decision.player, decision.frame_index) == (Gesture.NONE, 9)  # the newest frame
+
+
+def test_the_camera_preview_draws_the_hand_skeleton_the_landmark_recogniser_found():
+    """The preview draws the 21-point skeleton of the hand read in the frame shown; a CNN
+    (which places no hand) draws none."""
+    from types import SimpleNamespace
+
+    from vision.paths import SHIPPED_HAND_DIR
+
+    photo = load(dataset_images("best-of-one", "paper", 1, start=3)[0], (480, 480))
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[:, 80:560] = photo
+    skeleton = np.array([230, 160, 40])  # the preview's skeleton colour, RGB
+
+    def preview(model) -> tuple[np.ndarray, object]:
+        player = camera_input(GestureClassifier(model), [frame])
+        player.stream.step()
+        surf = screens.frame_surface(SimpleNamespace(input=player), (400, 300))
+        rgb = pygame.surfarray.array3d(surf).transpose(1, 0, 2).astype(int)
+        return np.abs(rgb - skeleton).sum(axis=2) < 40, player.reading()
+
+    drawn, reading = preview(SHIPPED_HAND_DIR)
+    assert reading.landmarks is not None and reading.raw is Gesture.PAPER
+    assert drawn.sum() > 300, "no skeleton drawn"
+    ys, xs = np.nonzero(drawn)
+    assert 60 <= xs.mean() <= 340  # on the hand, in the middle of the (mirrored) preview
+    plain, reading = preview(SHIPPED_MODEL_DIR)
+    assert reading.landmarks is None and plain.sum() < 20

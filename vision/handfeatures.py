@@ -16,7 +16,7 @@ from .errors import ModelError
 #: Landmark indices: the wrist, then four joints (base to tip) of each finger.
 WRIST = 0
 FINGERS = ((1, 2, 3, 4), (5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16), (17, 18, 19, 20))
-TIPS = tuple(f[-1] for f in FINGERS)
+TIPS = [f[-1] for f in FINGERS]
 FEATURES_VERSION = 1
 
 
@@ -25,14 +25,16 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(n, 1e-9)
 
 
-def _bend_cosines(pts: np.ndarray) -> list[np.ndarray]:
-    """The cosine of the angle at each finger joint (between the bone in and the bone out)."""
-    out = []
-    for finger in FINGERS:
-        chain = pts[:, (WRIST, *finger)]  # (N, 5, D)
-        bones = _unit(np.diff(chain, axis=1))  # (N, 4, D)
-        out.append(np.sum(bones[:, :-1] * bones[:, 1:], axis=-1))  # (N, 3)
-    return out
+#: Each finger's chain from the wrist to its tip, as an index array (5 fingers x 5 points).
+_CHAINS = np.array([(WRIST, *f) for f in FINGERS])
+_TIP_PAIRS = np.triu_indices(len(TIPS), k=1)
+
+
+def _bend_cosines(pts: np.ndarray) -> np.ndarray:
+    """The cosine of the angle at each finger joint (between the bone in and the bone out),
+    (N, 15) in finger order."""
+    bones = _unit(np.diff(pts[:, _CHAINS], axis=2))  # (N, 5, 4, D)
+    return np.sum(bones[:, :, :-1] * bones[:, :, 1:], axis=-1).reshape(len(pts), -1)
 
 
 def hand_features(landmarks: np.ndarray) -> np.ndarray:
@@ -45,27 +47,26 @@ def hand_features(landmarks: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected landmarks of shape (21, 3), got {lm.shape[1:]}")
     lm = lm - lm[:, :1]  # relative to the wrist
     flat = lm[..., :2]
-    # palm size: wrist to the middle finger's base, in the image plane and in 3-D
-    scale3 = np.linalg.norm(lm[:, 9], axis=-1)[:, None]
-    scale2 = np.linalg.norm(flat[:, 9], axis=-1)[:, None]
-    parts: list[np.ndarray] = []
-    parts += _bend_cosines(lm)  # 5 x 3 joint angles in 3-D
-    parts += _bend_cosines(flat)  # and as seen in the image
-    tips3, tips2 = lm[:, list(TIPS)], flat[:, list(TIPS)]
-    bases2 = flat[:, [f[0] for f in FINGERS]]
-    parts.append(np.linalg.norm(tips3, axis=-1) / np.maximum(scale3, 1e-9))  # tip to wrist
-    parts.append(np.linalg.norm(tips2, axis=-1) / np.maximum(scale2, 1e-9))
-    parts.append(np.linalg.norm(tips2 - bases2, axis=-1) / np.maximum(scale2, 1e-9))
-    i, j = np.triu_indices(len(TIPS), k=1)
-    parts.append(np.linalg.norm(tips2[:, i] - tips2[:, j], axis=-1) / np.maximum(scale2, 1e-9))
-    parts.append(np.linalg.norm(tips3[:, i] - tips3[:, j], axis=-1) / np.maximum(scale3, 1e-9))
-    # the angle between neighbouring fingers (base -> tip directions)
-    dirs = _unit(tips2 - bases2)
-    parts.append(np.sum(dirs[:, :-1] * dirs[:, 1:], axis=-1))
-    # each finger's direction against the palm's (wrist -> middle base)
+    # palm size: wrist to the middle finger's base, in 3-D and in the image plane
+    scale3 = np.maximum(np.linalg.norm(lm[:, 9], axis=-1), 1e-9)[:, None]
+    scale2 = np.maximum(np.linalg.norm(flat[:, 9], axis=-1), 1e-9)[:, None]
+    tips3, tips2 = lm[:, TIPS], flat[:, TIPS]
+    bases2 = flat[:, _CHAINS[:, 1]]
+    i, j = _TIP_PAIRS
+    dirs = _unit(tips2 - bases2)  # each finger's base -> tip direction
     palm = _unit(flat[:, 9])[:, None]
-    parts.append(np.sum(dirs * palm, axis=-1))
-    feats = np.concatenate([p.reshape(len(lm), -1) for p in parts], axis=1).astype(np.float32)
+    parts = (
+        _bend_cosines(lm),  # 5 x 3 joint angles in 3-D
+        _bend_cosines(flat),  # and as seen in the image
+        np.linalg.norm(tips3, axis=-1) / scale3,  # tip to wrist
+        np.linalg.norm(tips2, axis=-1) / scale2,
+        np.linalg.norm(tips2 - bases2, axis=-1) / scale2,  # how far each finger reaches out
+        np.linalg.norm(tips2[:, i] - tips2[:, j], axis=-1) / scale2,  # tip to tip
+        np.linalg.norm(tips3[:, i] - tips3[:, j], axis=-1) / scale3,
+        np.sum(dirs[:, :-1] * dirs[:, 1:], axis=-1),  # neighbouring fingers' angles
+        np.sum(dirs * palm, axis=-1),  # each finger against the palm
+    )
+    feats = np.concatenate(parts, axis=1).astype(np.float32)
     return feats[0] if single else feats
 
 
