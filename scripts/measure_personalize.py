@@ -295,8 +295,8 @@ def measure_session(set_name: str, session: str, files, args) -> dict:
 
 def print_table(rows: list[dict], args) -> None:
     print(
-        f"\nkind {args.kind}, base {args.loso or args.base}; {args.captures} captures a class, test from image {args.test_from} "
-        f"on; {args.epochs} epochs, {args.threads} threads\n"
+        f"\nkind {args.kind}, base {args.loso or args.base}; {args.captures} captures a class, "
+        f"test from image {args.test_from} on; {args.epochs} epochs, {args.threads} threads\n"
     )
     print("| set / session | later frames | base -> personalised | held-back check | time |")
     print("|---|---:|---:|---|---:|")

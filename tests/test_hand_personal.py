@@ -1,0 +1,100 @@
+"""Personalising the landmark recogniser and the fused default: the head refitted on a person's
+real captures, installed, loaded by the game's door; and the conversion command's refusals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.helpers import DATASETS, ROOT, dataset_images, load
+from training import personalize
+from vision import paths
+from vision.classifier import GestureClassifier
+from vision.labels import CLASS_ORDER, Gesture
+
+pytestmark = pytest.mark.skipif(not DATASETS.is_dir(), reason="needs ../shared/datasets")
+
+
+def _captures(folder, per_class: int = 12):
+    later = []
+    for g in CLASS_ORDER:
+        photos = dataset_images("best-of-one", g.value, 200)
+        (folder / g.value).mkdir(parents=True)
+        for src in photos[:per_class]:
+            shutil.copy(src, folder / g.value / src.name)
+        later += [(p, g) for p in photos[75::10]]
+    return later
+
+
+def _accuracy(model, items) -> float:
+    clf = GestureClassifier(model)
+    return float(np.mean([clf(load(p)).label is g for p, g in items]))
+
+
+@pytest.fixture
+def weak_base(tmp_path):
+    """The shipped landmark recogniser with a head that has learned little (shuffled weights):
+    a stand-in for a base that has never seen this person."""
+    folder = tmp_path / "weak-hand"
+    folder.mkdir()
+    meta = json.loads((paths.SHIPPED_HAND_DIR / "model.json").read_text())
+    rng = np.random.default_rng(0)
+    for layer in meta["head"]["layers"]:
+        w = np.asarray(layer["weight"])
+        layer["weight"] = (rng.permutation(w.ravel()).reshape(w.shape) * 0.3).tolist()
+    for key in ("param", "bin", "search_param", "search_bin"):
+        meta[key] = f"shipped:hand/{meta[key]}"
+    (folder / "model.json").write_text(json.dumps(meta))
+    return folder
+
+
+def test_refitting_the_head_on_a_persons_captures_raises_their_later_frames(tmp_path, weak_base):
+    data = tmp_path / "captures"
+    later = _captures(data)
+    before = _accuracy(weak_base, later)
+    result = personalize.personalize(
+        data, kind="landmarks", current_model=weak_base, base_recogniser=weak_base, progress=False
+    )
+    assert result.installed and result.model_dir == paths.active_model_dir()
+    assert result.train_seconds < 60
+    meta = json.loads((result.model_dir / "model.json").read_text())
+    assert meta["kind"] == "landmarks" and meta["param"].startswith("shipped:")
+    assert not list(result.model_dir.glob("*.bin")), "the network is reused, not copied"
+    after = _accuracy(result.model_dir, later)
+    assert after > before + 0.2 and after >= 0.9, (before, after)
+    clf = GestureClassifier()  # the game's door loads the personal recogniser
+    assert clf.origin == "personal" and clf.kind == "landmarks"
+
+
+def test_the_default_kind_personalises_the_fused_recogniser(tmp_path):
+    data = tmp_path / "captures"
+    later = _captures(data, per_class=10)
+    result = personalize.personalize(data, kind=personalize.DEFAULT_KIND, progress=False)
+    assert personalize.DEFAULT_KIND == "fused"
+    assert result.installed  # the shipped default reads this person well; no worse is enough
+    clf = GestureClassifier()
+    assert clf.kind == "fused" and clf.origin == "personal"
+    assert clf.recogniser.landmarks.folder == paths.active_model_dir() / "hand"
+    assert clf.recogniser.cnn.folder == paths.SHIPPED_MODEL_DIR
+    assert _accuracy(paths.active_model_dir(), later) >= 0.95
+    assert clf(load(dataset_images("best-of-one", "rock", 1, 120)[0])).label is Gesture.ROCK
+
+
+def test_landmarks_command_refuses_a_wheel_that_is_not_one_and_writes_nothing(tmp_path):
+    bad = tmp_path / "mediapipe.whl"
+    bad.write_bytes(b"not a zip")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "training", "landmarks", "--wheel", str(bad), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "has no readable mediapipe/modules/hand_landmark/hand_landmark_full.tflite" in (
+        done.stderr
+    )
+    assert not out.exists()
