@@ -222,8 +222,9 @@ def _personal_model_installed() -> bool:
         return False
 
 
-def _load_net(ncnn, param: Path, binary: Path, threads: int, exact: bool):
-    """An ``ncnn.Net`` with both files loaded; ncnn's own messages go into the error, not stderr."""
+def _load_net(ncnn, param: Path, binary: Path, threads: int, exact: bool, todo: str = _REEXPORT):
+    """An ``ncnn.Net`` with both files loaded; ncnn's own messages go into the error, not stderr.
+    ``todo`` ends the error: what the user should run."""
     net = ncnn.Net()
     net.opt.num_threads = threads
     net.opt.use_vulkan_compute = False
@@ -243,7 +244,7 @@ def _load_net(ncnn, param: Path, binary: Path, threads: int, exact: bool):
             problem = f"{binary}: it is truncated or does not match {param.name}"
         else:
             problem = f"{param}: it is broken"
-        raise ModelError(f"ncnn cannot load {problem}{why}: {_REEXPORT}")
+        raise ModelError(f"ncnn cannot load {problem}{why}: {todo}")
     if said[0]:
         log.debug("ncnn: %s", said[0])
     return net

@@ -153,25 +153,10 @@ class LandmarkNet:
             raise ModelError(
                 f"{param} is not an ncnn .param file: run `python -m training landmarks` again"
             )
-        net = ncnn.Net()
-        net.opt.num_threads = int(threads)
-        net.opt.use_vulkan_compute = False
-        if exact:
-            net.opt.use_fp16_storage = False
-            net.opt.use_fp16_packed = False
-            net.opt.use_fp16_arithmetic = False
-        from .classifier import _captured_stderr
+        from .classifier import _load_net
 
-        with _captured_stderr() as said:
-            failed = param if net.load_param(str(param)) != 0 else None
-            if failed is None and net.load_model(str(binary)) != 0:
-                failed = binary
-        if failed is not None:
-            why = f" (ncnn: {' / '.join(said[0].splitlines()[:2])})" if said[0] else ""
-            raise ModelError(
-                f"ncnn cannot load {failed}: it is broken or truncated{why}: "
-                f"run `python -m training landmarks` to fetch and convert it again"
-            )
+        todo = "run `python -m training landmarks` to fetch and convert it again"
+        net = _load_net(ncnn, param, binary, int(threads), exact, todo)
         self._ncnn = ncnn
         self._net = net
         self._lock = threading.Lock()
