@@ -236,7 +236,12 @@ def measure_session(set_name: str, session: str, files, args) -> dict:
         row["skipped"] = f"fewer than {args.captures} images of {', '.join(throws_short)}"
         return row
     test = [(p, g) for g, fs in files.items() for p in fs[args.test_from :]]
-    if set_name in base_datasets(args.base):
+    trained_on = (
+        base_datasets(args.base)
+        if args.kind == "cnn"
+        else list(json.loads((landmark_base(args, set_name) / "model.json").read_text())["data"])
+    )
+    if set_name in trained_on:
         row["notes"].append("the base was trained on this set")
     with tempfile.TemporaryDirectory(prefix="rps-measure-") as tmp:
         data = Path(tmp) / "captures"
