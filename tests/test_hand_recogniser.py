@@ -109,6 +109,8 @@ def test_tracking_follows_a_video_with_one_pass_a_frame(hand, tmp_path):
     assert raw[:8] == [Gesture.ROCK] * 8
     assert raw[9:16] == [Gesture.PAPER] * 7
     assert raw[-1] is Gesture.NONE and marks[-1] is None
+    # an empty box costs the box and one search crop a frame (a different one each frame)
+    assert all(1 <= n <= 3 for n in passes[-3:]) and min(passes[-3:]) <= 2
     assert passes[0] >= 2  # found from the box
     assert passes[1:8] == [1] * 7  # then tracked, one pass a frame
     assert sum(passes[9:16]) == 7

@@ -167,7 +167,7 @@ def test_bench_of_the_default_recogniser_times_still_frame_and_passes(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["kind"] == "fused" and result["reads"].startswith("rock")
     t = result["timings_ms"]
-    assert set(t) == {"still", "frame", "b", "pass_full", "pass_lite"}
+    assert set(t) == {"still", "frame", "empty_frame", "b", "pass_full", "pass_lite"}
     assert result["passes"]["frame"] == pytest.approx(1.0)  # tracking: one pass a frame
     assert result["passes"]["still"] >= 2.0  # the box, then the landmark-placed crop
     assert result["ratios"]["still"] == pytest.approx(t["still"]["median"] / t["b"]["median"])

@@ -225,9 +225,18 @@ def run_hand_bench(classifier, param: Path, anchors: Path, threads: int, iterati
     roi = np.ascontiguousarray(frame[y : y + h, x : x + w])
     crop = np.ascontiguousarray(roi[::2, ::2][:INPUT_SIZE, :INPUT_SIZE])
     anchor = AnchorNet(param, threads)
+    # an empty box in the stream (a second recogniser: its tracking state is its own)
+    from .classifier import GestureClassifier
+
+    empty = np.zeros_like(frame)
+    empty[:, 80:560] = _test_frame((480, 480), "best-of-one/none")
+    empty_stream = GestureStream(
+        MemorySource([empty], loop=True), GestureClassifier(classifier.folder, threads=threads)
+    )
     jobs: dict[str, Callable[[], object]] = {
         "still": lambda: classifier(roi),
         "frame": stream.step,
+        "empty_frame": empty_stream.step,
         "b": anchor,
     }
     nets = {}
@@ -253,6 +262,7 @@ def run_hand_bench(classifier, param: Path, anchors: Path, threads: int, iterati
             if name in passes:
                 passes[name] += landmarks.passes - before
     stream.stop()
+    empty_stream.stop()
     timings = {name: Timing.of(values) for name, values in samples.items()}
     b = timings["b"].median_ms
     ratios = {k: t.median_ms / b for k, t in timings.items() if k != "b"}
@@ -282,7 +292,7 @@ def run_hand_bench(classifier, param: Path, anchors: Path, threads: int, iterati
             result["projections"][f"{board} {n}t"] = {
                 k: {"ms": r * published, "fps": 1e3 / (r * published)}
                 for k, r in ratios.items()
-                if k in ("still", "frame")
+                if k in ("still", "frame", "empty_frame")
             }
     return result
 
@@ -297,6 +307,7 @@ def format_hand_report(result: dict) -> str:
     labels = {
         "still": "still box (every pass it takes)",
         "frame": "stream frame (tracking on)",
+        "empty_frame": "stream frame, empty box",
         "pass_full": "one pass, hand_landmark_full",
         "pass_lite": "one pass, hand_landmark_lite",
         "b": "(b) ncnn shufflenet_v2",

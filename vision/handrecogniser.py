@@ -18,7 +18,15 @@ import numpy as np
 
 from .classifier import Prediction, _as_bgr
 from .errors import ModelError
-from .hand import Crop, HandPass, LandmarkNet, best_pass, crop_from_landmarks, find_hand
+from .hand import (
+    SEARCH,
+    Crop,
+    HandPass,
+    LandmarkNet,
+    best_pass,
+    crop_from_landmarks,
+    find_hand,
+)
 from .handfeatures import GestureHead, hand_features
 from .labels import CLASS_ORDER, Gesture
 from .paths import ASSETS_DIR
@@ -89,6 +97,7 @@ class LandmarkRecogniser:
         self.folder = folder
         self.threads = threads
         self._track: Crop | None = None
+        self._turn = 0  # which search crop an empty stream frame tries next
         self._track_shape: tuple[int, ...] | None = None
         self._lock = threading.Lock()
 
@@ -125,7 +134,8 @@ class LandmarkRecogniser:
 
     def track(self, image: np.ndarray) -> HandPrediction:
         """Read a stream's frame: one pass on the last frame's landmark crop while the hand is
-        there, the still-image passes on the box when it is not."""
+        there; when it is not, the box and one of the search crops (a different one each frame,
+        so an empty box costs two passes a frame, not all of a still image's)."""
         bgr = _as_bgr(image)
         with self._lock:
             start = self._track if self._track_shape == bgr.shape else None
@@ -134,7 +144,9 @@ class LandmarkRecogniser:
                 if hand.presence >= self.threshold:
                     self._track = crop_from_landmarks(hand.landmarks)
                     return self.read_pass(hand, 1)
-            passes = find_hand(self.net, bgr, None, self.weak, self.search_net)
+            search = (SEARCH[self._turn % len(SEARCH)],)
+            self._turn += 1
+            passes = find_hand(self.net, bgr, None, self.weak, self.search_net, search)
             hand = best_pass(passes)
             found = hand.presence >= self.threshold
             self._track = crop_from_landmarks(hand.landmarks) if found else None
