@@ -98,3 +98,19 @@ def test_landmarks_command_refuses_a_wheel_that_is_not_one_and_writes_nothing(tm
         done.stderr
     )
     assert not out.exists()
+
+
+def test_personalize_command_runs_its_landmark_workers_and_installs(tmp_path):
+    """``python -m training personalize`` as a user runs it: the landmark workers (spawned
+    processes) must not re-run the command line; the default kind installs a fused model."""
+    data = tmp_path / "captures"
+    _captures(data, per_class=10)
+    env = {**__import__("os").environ, "RPS_ROBOT_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "training", "personalize", str(data), "--min-images", "8"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("Installed as the active model") == 1
+    meta = json.loads((tmp_path / "home" / "models" / "active" / "model.json").read_text())
+    assert meta["kind"] == "fused"
