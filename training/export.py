@@ -45,7 +45,7 @@ def pnnx_candidates() -> list[Path]:
     return found
 
 
-def _pnnx_binary() -> str:
+def pnnx_binary() -> str:
     """The pnnx converter, wherever the installed package put it (a venv need not be active)."""
     for candidate in pnnx_candidates():
         if candidate.is_file() and os.access(candidate, os.X_OK):
@@ -95,7 +95,7 @@ def export_ncnn(
             raise ModelError("onnx-simplifier could not validate the simplified model")
         sim_path = tmp / "model.onnx"
         onnx.save(simplified, str(sim_path))
-        cmd = [_pnnx_binary(), sim_path.name, f"inputshape=[1,3,{h},{w}]", f"fp16={int(fp16)}"]
+        cmd = [pnnx_binary(), sim_path.name, f"inputshape=[1,3,{h},{w}]", f"fp16={int(fp16)}"]
         run = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
         param, binary = tmp / "model.ncnn.param", tmp / "model.ncnn.bin"
         if run.returncode != 0 or not param.exists() or not binary.exists():

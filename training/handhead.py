@@ -15,7 +15,7 @@ import numpy as np
 
 from training.handdata import Landmarks
 from vision.handfeatures import GestureHead, hand_features
-from vision.labels import CLASS_ORDER, THROWS, Gesture
+from vision.labels import CLASS_ORDER, Gesture
 
 log = logging.getLogger(__name__)
 
@@ -188,18 +188,3 @@ def summarise(report: dict) -> dict:
         "worst_throw_accuracy": report[worst]["throw_accuracy"],
         "mean_none_accuracy": float(np.mean(empties)) if empties else None,
     }
-
-
-__all__ = [
-    "HEAD_CLASSES",
-    "HeadConfig",
-    "Recipe",
-    "THROWS",
-    "choose_threshold",
-    "fit_head",
-    "leave_one_set_out",
-    "predict",
-    "scores",
-    "summarise",
-    "train_recipe",
-]

@@ -103,25 +103,11 @@ def read_tflite(wheel: Path, variant: str, out: Path) -> Path:
     return path
 
 
-def pnnx_binary() -> str:
-    """The pnnx converter: inside the installed ``pnnx`` package, else on PATH."""
-    try:
-        import pnnx
-
-        inside = Path(pnnx.__file__).resolve().parent / "pnnx"
-        if inside.is_file():
-            return str(inside)
-    except ImportError:
-        pass
-    found = shutil.which("pnnx")
-    if found:
-        return found
-    raise ModelError("the pnnx converter was not found: pip install pnnx (the train extra)")
-
-
 def convert(tflite: Path, work: Path) -> tuple[Path, Path, Path]:
     """TFLite -> ONNX -> ncnn; returns (onnx, param, bin) in ``work``."""
     import tflite2onnx
+
+    from training.export import pnnx_binary
 
     stem = tflite.stem
     onnx_path = work / f"{stem}.onnx"
