@@ -113,13 +113,21 @@ def _check_fields(meta: dict, meta_path: Path) -> None:
 def check_model_files(meta: dict, folder: Path, meta_path: Path | None = None) -> None:
     """Raise ``ModelError`` naming the file unless the ``.param`` and ``.bin`` look loadable."""
     source = meta_path or folder / METADATA_NAME
-    for key in ("param", "bin"):
-        file = folder / meta[key]
+    check_ncnn_files(folder / meta["param"], folder / meta["bin"], _REEXPORT, source)
+
+
+def check_ncnn_files(
+    param: Path, binary: Path, todo: str = _REEXPORT, named_in: Path | None = None
+) -> None:
+    """Raise ``ModelError`` naming the file (and ``todo``, what to run) unless both files exist,
+    are not empty and the ``.param`` starts with ncnn's magic line; ``named_in``: the metadata
+    file that names them."""
+    for key, file in (("param", param), ("bin", binary)):
         if not file.is_file():
-            raise ModelError(f"{file} (the {key!r} of {source}) does not exist: {_REEXPORT}")
+            where = f" (the {key!r} of {named_in})" if named_in is not None else ""
+            raise ModelError(f"{file}{where} does not exist: {todo}")
         if file.stat().st_size == 0:
-            raise ModelError(f"{file} is empty: {_REEXPORT}")
-    param = folder / meta["param"]
+            raise ModelError(f"{file} is empty: {todo}")
     try:
         with open(param, "rb") as f:
             first = f.readline(64).strip()
@@ -127,7 +135,7 @@ def check_model_files(meta: dict, folder: Path, meta_path: Path | None = None) -
         raise ModelError(f"cannot read {param}: {exc}") from exc
     if first != PARAM_MAGIC.encode():
         raise ModelError(
-            f"{param} is not an ncnn .param file (its first line is not {PARAM_MAGIC}): {_REEXPORT}"
+            f"{param} is not an ncnn .param file (its first line is not {PARAM_MAGIC}): {todo}"
         )
 
 

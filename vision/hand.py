@@ -142,20 +142,11 @@ class LandmarkNet:
     ) -> None:
         import ncnn
 
-        param, binary = Path(param), Path(binary)
-        for path in (param, binary):
-            if not path.is_file() or path.stat().st_size == 0:
-                raise ModelError(
-                    f"landmark model file {path} is missing or empty: run "
-                    f"`python -m training landmarks` to fetch and convert it"
-                )
-        if not param.read_text(errors="replace").startswith("7767517"):
-            raise ModelError(
-                f"{param} is not an ncnn .param file: run `python -m training landmarks` again"
-            )
-        from .classifier import _load_net
+        from .classifier import _load_net, check_ncnn_files
 
+        param, binary = Path(param), Path(binary)
         todo = "run `python -m training landmarks` to fetch and convert it again"
+        check_ncnn_files(param, binary, todo)
         net = _load_net(ncnn, param, binary, int(threads), exact, todo)
         self._ncnn = ncnn
         self._net = net
