@@ -13,6 +13,7 @@ from helpers import DATASETS, dataset_images, load, write_video
 
 from vision.classifier import GestureClassifier
 from vision.errors import ModelError
+from vision.hand import HINT_FLOOR, SEARCH, find_hand
 from vision.labels import Gesture
 from vision.paths import ASSETS_DIR
 from vision.sources import VideoFileSource
@@ -62,6 +63,25 @@ def test_an_empty_scene_is_none(hand, dataset):
         p = hand(load(photo))
         assert p.label is Gesture.NONE, photo.name
         assert p.presence < hand.recogniser.threshold
+
+
+def test_the_second_search_round_finds_a_small_hand_and_spares_an_empty_wall(hand):
+    """A hand at the end of a long arm (finger-counting's scissors) that the box and the first
+    round (turned a quarter, zoomed out) miss is found by the second round (zoomed in); an empty
+    wall with no hint of a hand costs the first round only."""
+    rec = hand.recogniser
+    small = load(DATASETS / "finger-counting" / "scissors" / "Set1_two_48.jpg")
+    first_round = find_hand(rec.net, small, None, rec.weak, rec.search_net, SEARCH[:1])
+    assert max(p.presence for p in first_round) < rec.threshold
+    p = hand(small)
+    assert p.label is Gesture.SCISSORS and p.presence >= rec.threshold
+    assert p.passes > len(first_round)
+
+    wall = load(DATASETS / "best-of-one" / "none" / "107.jpg")
+    passes = find_hand(rec.net, wall, None, rec.weak, rec.search_net)
+    assert max(q.presence for q in passes) < HINT_FLOOR
+    assert len(passes) == 1 + len(SEARCH[0])  # the box and the first round: no hint, no more
+    assert hand(wall).label is Gesture.NONE
 
 
 def _turned(image: np.ndarray, degrees: float) -> np.ndarray:

@@ -47,6 +47,7 @@ subcommands:
   distill                   train the small network from a pretrained teacher
   landmarks                 fetch and convert MediaPipe's hand-landmark networks
   hand                      fit the landmark recogniser's head (leave-one-set-out figures)
+  fusion                    choose the default recogniser's rule (leave-one-set-out)
 
 Run '{PROG} SUBCOMMAND --help' for a subcommand's options. '{PROG}' alone (or with
 --source S, --out DATA, --count N) is a guided session: capture your hand, then personalise.
@@ -64,6 +65,10 @@ EXTERNAL = {
     "hand": (
         "training.handcmd",
         "fit the landmark recogniser's gesture head on every set (leave-one-set-out figures)",
+    ),
+    "fusion": (
+        "training.fusion",
+        "choose when the default recogniser asks the CNN (leave-one-set-out figures)",
     ),
 }
 

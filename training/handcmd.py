@@ -18,6 +18,7 @@ from training.handdata import Landmarks, set_landmarks
 from training.handhead import HeadConfig, leave_one_set_out, summarise, train_recipe
 from training.landmarks import BLOBS, HAND_DIR
 from vision.errors import RPSError
+from vision.hand import SEARCH_VERSION
 from vision.labels import CLASS_ORDER
 
 log = logging.getLogger("training.hand")
@@ -76,20 +77,22 @@ def metadata(recipe, network: str, out: Path, extra: dict) -> dict:
     }
 
 
-def main(args: argparse.Namespace) -> int:
-    tag = args.network
+def load_sets(data: list[Path], network: str, cache: Path, views: int, workers: int) -> dict:
+    """Each set's ``Landmarks`` (its photos and augmented views), read once and then cached."""
+    tag = f"{network}-search{SEARCH_VERSION}"  # cached landmarks follow the search
     model = (
-        str(HAND_DIR / f"hand_landmark_{tag}.ncnn.param"),
-        str(HAND_DIR / f"hand_landmark_{tag}.ncnn.bin"),
+        str(HAND_DIR / f"hand_landmark_{network}.ncnn.param"),
+        str(HAND_DIR / f"hand_landmark_{network}.ncnn.bin"),
         BLOBS,
         str(HAND_DIR / "hand_landmark_lite.ncnn.param"),
         str(HAND_DIR / "hand_landmark_lite.ncnn.bin"),
     )
+    return {Path(d).name: set_landmarks(d, model, cache, views, 0, workers, tag) for d in data}
+
+
+def main(args: argparse.Namespace) -> int:
     try:
-        by_set = {
-            Path(d).name: set_landmarks(d, model, args.cache, args.views, 0, args.workers, tag)
-            for d in args.data
-        }
+        by_set = load_sets(args.data, args.network, args.cache, args.views, args.workers)
     except (RPSError, OSError) as exc:
         print(f"hand: {exc}", file=sys.stderr)
         return 2

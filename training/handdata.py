@@ -12,6 +12,7 @@ import logging
 import math
 import multiprocessing as mp
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def _read_job(job: tuple[str, int, int]):
     if bgr is None:
         return None
     if view > 0:
-        bgr = augment_view(bgr, np.random.default_rng([seed, view, hash(path) & 0xFFFFFFFF]))
+        bgr = augment_view(bgr, np.random.default_rng([seed, view, zlib.crc32(path.encode())]))
     assert _worker_net is not None
     return read_view(_worker_net, bgr, _worker_search)
 

@@ -163,13 +163,17 @@ def scores(pred: np.ndarray, labels: np.ndarray) -> dict:
     return out
 
 
+def held_out_fits(by_set: dict[str, Landmarks], cfg: HeadConfig = HeadConfig()):
+    """For each set: ``(name, recipe fitted on the other sets' views, its plain images)``."""
+    for held in by_set:
+        train = Landmarks.concat([m for name, m in by_set.items() if name != held])
+        yield held, train_recipe(train, cfg), by_set[held].select(by_set[held].views == 0)
+
+
 def leave_one_set_out(by_set: dict[str, Landmarks], cfg: HeadConfig = HeadConfig()) -> dict:
     """For each set: fit on the other sets' views, test on every plain image of that set."""
     report = {}
-    for held in by_set:
-        train = Landmarks.concat([m for name, m in by_set.items() if name != held])
-        recipe = train_recipe(train, cfg)
-        test = by_set[held].select(by_set[held].views == 0)
+    for held, recipe, test in held_out_fits(by_set, cfg):
         report[held] = {
             "threshold": recipe.threshold,
             **scores(predict(recipe.head, recipe.threshold, test), test.labels),

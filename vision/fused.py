@@ -4,7 +4,8 @@ Metadata (``"kind": "fused"``) names its two parts, each a model folder (``shipp
 under ``assets/``), and the rule's numbers. The landmark network places a hand in almost every
 box that holds one and then reads it far better than a CNN of the whole box; when it finds no hand
 (blurred, very small or cut-off hands), the CNN still gets a say, but only when it is sure, since
-it also sees hands in empty rooms.
+it also sees hands in empty rooms, and only when a landmark pass saw at least a hint of a hand.
+``python -m training fusion`` chooses both numbers leave-one-set-out.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ class FusedRecogniser:
             parts = meta["parts"]
             landmark_dir = resolve_asset(str(parts["landmarks"]), folder)
             cnn_dir = resolve_asset(str(parts["cnn"]), folder)
-            self.cnn_min_confidence = float(meta["rule"]["cnn_min_confidence"])
+            rule = meta["rule"]
+            self.cnn_min_confidence = float(rule["cnn_min_confidence"])
+            # older metadata has no floor: the CNN is asked whenever no hand was found
+            self.min_presence = float(rule.get("min_presence", 0.0))
         except KeyError as exc:
             raise ModelError(
                 f"{source}: the field {exc} is missing from the fused recogniser"
@@ -52,8 +56,9 @@ class FusedRecogniser:
         self.cnn_calls = 0
 
     def decide(self, hand: Prediction, image: np.ndarray) -> Prediction:
-        """The landmark reading when it found a hand, else the CNN's when it is sure of a throw."""
-        if hand.label is not Gesture.NONE:
+        """The landmark reading when it found a hand; else, if some landmark pass saw a hint of
+        one (``min_presence``), the CNN's when it is sure of a throw."""
+        if hand.label is not Gesture.NONE or hand.presence < self.min_presence:
             return hand
         self.cnn_calls += 1
         cnn = self.cnn(image)

@@ -19,7 +19,7 @@ import numpy as np
 from .classifier import Prediction, _as_bgr
 from .errors import ModelError
 from .hand import (
-    SEARCH,
+    SEARCH_CROPS,
     Crop,
     HandPass,
     LandmarkNet,
@@ -144,7 +144,7 @@ class LandmarkRecogniser:
                 if hand.presence >= self.threshold:
                     self._track = crop_from_landmarks(hand.landmarks)
                     return self.read_pass(hand, 1)
-            search = (SEARCH[self._turn % len(SEARCH)],)
+            search = ((SEARCH_CROPS[self._turn % len(SEARCH_CROPS)],),)
             self._turn += 1
             passes = find_hand(self.net, bgr, None, self.weak, self.search_net, search)
             hand = best_pass(passes)
