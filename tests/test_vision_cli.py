@@ -167,9 +167,10 @@ def test_bench_of_the_default_recogniser_times_still_frame_and_passes(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["kind"] == "fused" and result["reads"].startswith("rock")
     t = result["timings_ms"]
-    assert set(t) == {"still", "frame", "empty_frame", "b", "pass_full", "pass_lite"}
+    assert set(t) == {"still", "still_empty", "frame", "empty_frame", "b", "pass_full", "pass_lite"}
     assert result["passes"]["frame"] == pytest.approx(1.0)  # tracking: one pass a frame
     assert result["passes"]["still"] >= 2.0  # the box, then the landmark-placed crop
+    assert result["passes"]["still_empty"] >= 4.0  # the box and the first search round
     assert result["ratios"]["still"] == pytest.approx(t["still"]["median"] / t["b"]["median"])
     assert set(result["goals"]) == {"still<=7.0", "frame<=2.5"}
     pi4 = result["projections"]["Pi 4B 4t"]["frame"]

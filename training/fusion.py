@@ -4,7 +4,8 @@ For every photo of every shared set it takes the landmark recogniser's reading w
 without that set (the cached landmarks of ``python -m training hand``) and a CNN's probabilities,
 then scores every rule of a grid: the landmark reading where it found the hand; where it did not,
 the CNN's throw if some pass saw at least ``min_presence`` of a hand and the CNN is at least
-``cnn_min_confidence`` sure; else ``none``. A rule may not call more empty scenes a throw than
+``cnn_min_confidence`` sure; else ``none``; and, where the head is less than ``overrule_below``
+sure of its throw, the CNN's other throw when it is that sure. A rule may not call more empty scenes a throw than
 the goal allows (or than the landmarks alone do, if they already miss it); of those, the best
 worst set wins, then the best mean. ``--write`` puts the chosen rule in the default's metadata.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import logging
 import sys
@@ -26,6 +28,7 @@ from training.handcmd import DEFAULT_SETS, load_sets
 from training.handhead import NONE_INDEX, HeadConfig, held_out_fits, predict, scores
 from vision.classifier import GestureClassifier, load_metadata
 from vision.errors import RPSError
+from vision.handfeatures import hand_features
 from vision.paths import ASSETS_DIR, METADATA_NAME, SHIPPED_MODEL_DIR
 
 log = logging.getLogger("training.fusion")
@@ -39,22 +42,31 @@ CONFIDENCE_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
 @dataclass(frozen=True)
 class Rule:
     """When the landmark reading is ``none``, the CNN's throw counts if some landmark pass saw
-    ``min_presence`` of a hand and the CNN is ``cnn_min_confidence`` sure of it."""
+    ``min_presence`` of a hand and the CNN is ``cnn_min_confidence`` sure of it. When the head
+    read a throw but is less than ``overrule_below`` sure of it (its own probability among the
+    throws), a CNN as sure as that overrules it with another throw."""
 
     min_presence: float
     cnn_min_confidence: float
+    overrule_below: float = 0.0
 
-    def apply(self, hand: np.ndarray, presence: np.ndarray, cnn: np.ndarray) -> np.ndarray:
-        """Numeric labels from the landmark labels, their presence and the CNN's probabilities."""
+    def apply(
+        self, hand: np.ndarray, presence: np.ndarray, cnn: np.ndarray, head_conf: np.ndarray
+    ) -> np.ndarray:
+        """Numeric labels from the landmark labels, their presence, the head's confidence and
+        the CNN's probabilities."""
         out = np.array(hand, np.int64)
         best = np.argmax(cnn, axis=1)
-        sure = np.max(cnn, axis=1) >= self.cnn_min_confidence
-        take = (out == NONE_INDEX) & (presence >= self.min_presence) & (best != NONE_INDEX) & sure
+        throw = (best != NONE_INDEX) & (np.max(cnn, axis=1) >= self.cnn_min_confidence)
+        missed = (out == NONE_INDEX) & (presence >= self.min_presence)
+        unsure = (out != NONE_INDEX) & (head_conf < self.overrule_below)
+        take = throw & (missed | unsure)
         out[take] = best[take]
         return out
 
 
 LANDMARKS_ALONE = Rule(min_presence=2.0, cnn_min_confidence=2.0)  # never asks the CNN
+OVERRULE_GRID = (0.0, 0.6, 0.7, 0.8, 0.9)
 
 
 def _digest(model_dir: Path) -> str:
@@ -96,6 +108,7 @@ class HeldOut:
     hand: np.ndarray
     presence: np.ndarray
     cnn: np.ndarray
+    head_conf: np.ndarray  # the head's probability of its throw (0 where no hand was found)
 
 
 def held_out_readings(
@@ -106,17 +119,27 @@ def held_out_readings(
     out = {}
     for name, recipe, test in held_out_fits(by_set, HeadConfig()):
         files = [str(f) for f in test.files]
+        found = test.presence >= recipe.threshold
+        head_conf = np.zeros(len(test))
+        if found.any():
+            head_conf[found] = recipe.head.probabilities(
+                hand_features(test.landmarks[found])
+            ).max(axis=1)
         out[name] = HeldOut(
             labels=test.labels,
             hand=predict(recipe.head, recipe.threshold, test),
             presence=test.presence,
             cnn=cnn_probabilities((cnn_for or {}).get(name, cnn_dir), name, files, cache),
+            head_conf=head_conf,
         )
     return out
 
 
 def evaluate(rule: Rule, data: dict[str, HeldOut]) -> dict:
-    return {n: scores(rule.apply(d.hand, d.presence, d.cnn), d.labels) for n, d in data.items()}
+    return {
+        n: scores(rule.apply(d.hand, d.presence, d.cnn, d.head_conf), d.labels)
+        for n, d in data.items()
+    }
 
 
 def _rank(report: dict) -> tuple[float, float]:
@@ -129,14 +152,13 @@ def choose_rule(data: dict[str, HeldOut]) -> tuple[Rule, dict, dict]:
     alone = evaluate(LANDMARKS_ALONE, data)
     floor = {n: min(NONE_GOAL, r["none_accuracy"]) for n, r in alone.items() if r["empty"]}
     best, best_report = LANDMARKS_ALONE, alone
-    for p in MIN_PRESENCE_GRID:
-        for c in CONFIDENCE_GRID:
-            rule = Rule(p, c)
-            report = evaluate(rule, data)
-            if any(report[n]["none_accuracy"] < f - 1e-9 for n, f in floor.items()):
-                continue
-            if _rank(report) > _rank(best_report):
-                best, best_report = rule, report
+    for p, c, o in itertools.product(MIN_PRESENCE_GRID, CONFIDENCE_GRID, OVERRULE_GRID):
+        rule = Rule(p, c, o)
+        report = evaluate(rule, data)
+        if any(report[n]["none_accuracy"] < f - 1e-9 for n, f in floor.items()):
+            continue
+        if _rank(report) > _rank(best_report):
+            best, best_report = rule, report
     return best, best_report, alone
 
 

@@ -10,6 +10,7 @@ it also sees hands in empty rooms, and only when a landmark pass saw at least a 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ class FusedRecogniser:
             self.cnn_min_confidence = float(rule["cnn_min_confidence"])
             # older metadata has no floor: the CNN is asked whenever no hand was found
             self.min_presence = float(rule.get("min_presence", 0.0))
+            self.overrule_below = float(rule.get("overrule_below", 0.0))
         except KeyError as exc:
             raise ModelError(
                 f"{source}: the field {exc} is missing from the fused recogniser"
@@ -56,15 +58,25 @@ class FusedRecogniser:
         self.cnn_calls = 0
 
     def decide(self, hand: Prediction, image: np.ndarray) -> Prediction:
-        """The landmark reading when it found a hand; else, if some landmark pass saw a hint of
-        one (``min_presence``), the CNN's when it is sure of a throw."""
-        if hand.label is not Gesture.NONE or hand.presence < self.min_presence:
+        """The landmark reading when it found a hand and its head is sure enough
+        (``overrule_below``); else, if some landmark pass saw a hint of a hand
+        (``min_presence``), the CNN's when it is sure of a throw."""
+        if hand.label is Gesture.NONE:
+            if hand.presence < self.min_presence:
+                return hand
+        elif self.head_confidence(hand) >= self.overrule_below:
             return hand
         self.cnn_calls += 1
         cnn = self.cnn(image)
         if cnn.label is not Gesture.NONE and cnn.confidence >= self.cnn_min_confidence:
-            return cnn
+            return dataclasses.replace(cnn, landmarks=hand.landmarks)  # the skeleton stays drawn
         return hand
+
+    def head_confidence(self, hand: Prediction) -> float:
+        """The gesture head's probability of its throw, among the throws only."""
+        none = self.classes.index(Gesture.NONE)
+        throws = np.delete(np.asarray(hand.probs, np.float64), none)
+        return float(throws.max() / max(throws.sum(), 1e-12))
 
     def __call__(self, image: np.ndarray) -> Prediction:
         return self.decide(self.landmarks(image), image)
