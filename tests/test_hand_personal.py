@@ -80,7 +80,7 @@ def test_the_default_kind_personalises_the_fused_recogniser(tmp_path):
     clf = GestureClassifier()
     assert clf.kind == "fused" and clf.origin == "personal"
     assert clf.recogniser.landmarks.folder == paths.active_model_dir() / "hand"
-    assert clf.recogniser.cnn.folder == paths.SHIPPED_MODEL_DIR
+    assert clf.recogniser.cnn.folder == paths.SHIPPED_DEFAULT_DIR / "cnn"  # shipped, not copied
     assert _accuracy(paths.active_model_dir(), later) >= 0.95
     assert clf(load(dataset_images("best-of-one", "rock", 1, 120)[0])).label is Gesture.ROCK
 

@@ -29,7 +29,8 @@ DEFAULT_SETS = (
 )  # fmt: skip
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_data_argument(p: argparse.ArgumentParser) -> None:
+    """The dataset folders, by default the seven shared sets."""
     p.add_argument(
         "data",
         type=Path,
@@ -37,6 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[Path("../shared/datasets") / s for s in DEFAULT_SETS],
         help="dataset folders (default: the seven shared sets under ../shared/datasets)",
     )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_data_argument(p)
     p.add_argument("--network", choices=("full", "lite"), default="full")
     p.add_argument("--views", type=positive_int, default=3, help="views per photo")
     p.add_argument(

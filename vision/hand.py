@@ -204,7 +204,8 @@ SEARCH_CROPS = tuple(crop for round_ in SEARCH for crop in round_)
 #: Bumped whenever the search changes, so that cached landmarks are read again.
 SEARCH_VERSION = 2
 #: A later search round runs only if some pass so far reached this presence: most empty walls
-#: stay below it (183 of 247 in best-of-one) while it lost 1 of the 117 hands the second round found.
+#: stay below it (183 of 247 in best-of-one), and it lost 1 of the 117 hands the second round
+#: found.
 HINT_FLOOR = 0.003
 #: Below this presence no search pass saw anything hand-like: no landmark-placed pass follows.
 SEED_FLOOR = 0.02
