@@ -215,9 +215,9 @@ def landmark_base(args, set_name: str) -> Path:
 
 
 def fused_base(hand: Path, tmp: Path) -> Path:
-    """The shipped fusion rule over ``hand`` and the shipped CNN, as a model folder."""
+    """The shipped fusion rule over ``hand`` and the default's CNN part, as a model folder."""
     meta = json.loads((ROOT / "assets" / "default" / "model.json").read_text())
-    meta["parts"] = {"landmarks": str(hand.resolve()), "cnn": "shipped:models"}
+    meta["parts"] = {**meta["parts"], "landmarks": str(hand.resolve())}
     folder = tmp / "fused-base"
     folder.mkdir(exist_ok=True)
     (folder / "model.json").write_text(json.dumps(meta))
