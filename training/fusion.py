@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from training.config import positive_int
+from training.data import read_image
 from training.handcmd import add_data_argument, load_sets
-from training.handhead import NONE_INDEX, HeadConfig, held_out_fits, predict, scores
+from training.handhead import NONE_INDEX, HeadConfig, held_out_fits, read_views, scores
 from vision.classifier import GestureClassifier, load_metadata
 from vision.errors import RPSError
-from vision.handfeatures import hand_features
 from vision.paths import METADATA_NAME, SHIPPED_DEFAULT_DIR
 
 log = logging.getLogger("training.fusion")
@@ -38,6 +38,7 @@ log = logging.getLogger("training.fusion")
 NONE_GOAL = 0.98
 MIN_PRESENCE_GRID = (0.0, 0.003, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 CONFIDENCE_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
+OVERRULE_GRID = (0.0, 0.6, 0.7, 0.8, 0.9)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,6 @@ class Rule:
 
 
 LANDMARKS_ALONE = Rule(min_presence=2.0, cnn_min_confidence=2.0)  # never asks the CNN
-OVERRULE_GRID = (0.0, 0.6, 0.7, 0.8, 0.9)
 
 
 def _digest(model_dir: Path) -> str:
@@ -90,9 +90,7 @@ def cnn_probabilities(model_dir: Path, name: str, files: list[str], cache: Path)
         if list(data["files"]) == list(files):
             return data["probs"]
     cnn = GestureClassifier(model_dir, threads=2)
-    import cv2
-
-    probs = np.stack([cnn(cv2.imread(f, cv2.IMREAD_COLOR)).probs for f in files])
+    probs = np.stack([cnn(read_image(f)).probs for f in files])  # files the landmarks read
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, files=np.array(files, dtype=object), probs=probs)
@@ -120,14 +118,10 @@ def held_out_readings(
     out = {}
     for name, recipe, test in held_out_fits(by_set, HeadConfig()):
         files = [str(f) for f in test.files]
-        found = test.presence >= recipe.threshold
-        head_conf = np.zeros(len(test))
-        if found.any():
-            probs = recipe.head.probabilities(hand_features(test.landmarks[found]))
-            head_conf[found] = probs.max(axis=1)
+        hand, head_conf = read_views(recipe.head, recipe.threshold, test)
         out[name] = HeldOut(
             labels=test.labels,
-            hand=predict(recipe.head, recipe.threshold, test),
+            hand=hand,
             presence=test.presence,
             cnn=cnn_probabilities((cnn_for or {}).get(name, cnn_dir), name, files, cache),
             head_conf=head_conf,

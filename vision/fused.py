@@ -64,8 +64,8 @@ class FusedRecogniser:
         if hand.label is Gesture.NONE:
             if hand.presence < self.min_presence:
                 return hand
-        elif self.head_confidence(hand) >= self.overrule_below:
-            return hand
+        elif self.overrule_below <= 0 or self.head_confidence(hand) >= self.overrule_below:
+            return hand  # without overruling the head's confidence is not needed
         self.cnn_calls += 1
         cnn = self.cnn(image)
         if cnn.label is not Gesture.NONE and cnn.confidence >= self.cnn_min_confidence:
