@@ -13,7 +13,7 @@ from helpers import DATASETS, dataset_images, load, write_video
 
 from vision.classifier import GestureClassifier
 from vision.errors import ModelError
-from vision.hand import HINT_FLOOR, SEARCH, find_hand
+from vision.hand import HINT_FLOOR, REFINED_MIN_PRESENCE, SEARCH, best_pass, find_hand
 from vision.labels import Gesture
 from vision.paths import ASSETS_DIR
 from vision.sources import VideoFileSource
@@ -84,6 +84,55 @@ def test_the_second_search_round_finds_a_small_hand_and_spares_an_empty_wall(han
     assert hand(wall).label is Gesture.NONE
 
 
+def test_a_weak_pass_is_placed_again_and_only_a_sure_refined_hand_counts(hand):
+    """A finger-counting scissors the search leaves weak (0.46) is found when its crop is placed
+    again from its own landmarks; an empty wall whose re-placed crop reaches 0.79 (above the
+    presence threshold) stays ``none``: a refined pass must reach REFINED_MIN_PRESENCE."""
+    rec = hand.recogniser
+    weak = load(DATASETS / "finger-counting" / "scissors" / "Set1_two_216.jpg")
+    unrefined = find_hand(rec.net, weak, None, rec.weak, rec.search_net, refine=0)
+    assert best_pass(unrefined).presence < rec.threshold
+    passes = find_hand(rec.net, weak, None, rec.weak, rec.search_net)
+    assert passes[-1].refined and best_pass(passes) is passes[-1]
+    assert passes[-1].presence >= REFINED_MIN_PRESENCE
+    p = hand(weak)
+    assert p.label is Gesture.SCISSORS and p.landmarks is not None
+
+    wall = load(DATASETS / "best-of-one" / "none" / "196.jpg")
+    passes = find_hand(rec.net, wall, None, rec.weak, rec.search_net)
+    refined = [q.presence for q in passes if q.refined]
+    assert refined and rec.threshold <= max(refined) < REFINED_MIN_PRESENCE
+    assert best_pass(passes).presence < rec.threshold
+    assert hand(wall).label is Gesture.NONE
+
+
+def test_a_found_hand_gets_a_mirrored_look_and_an_empty_wall_does_not(hand):
+    """A still box with a hand costs one pass more than its search: the landmark-placed crop read
+    mirrored, whose landmarks (flipped back) lie on the same hand; the head's throw is the mean
+    of both readings. An empty wall gets no mirrored pass."""
+    rec = hand.recogniser
+    assert rec.mirror, "the shipped head was fitted and measured with the mirrored look"
+    image = load(dataset_images("hands-subhih", "paper", 1, start=3)[0])
+    passes = find_hand(rec.net, image, None, rec.weak, rec.search_net)
+    plain = best_pass(passes)
+    before, mirrored_before = rec.passes, rec.net.mirrored
+    p = hand(image)
+    assert p.passes == len(passes) + 1
+    assert rec.passes - before == len(passes) + 1 and rec.net.mirrored - mirrored_before == 1
+    mirrored = rec.net(image, plain.crop, mirror=True)
+    size = np.ptp(plain.landmarks[:, :2], axis=0).max()
+    assert np.abs(mirrored.landmarks[:, :2] - plain.landmarks[:, :2]).max() < 0.25 * size
+    assert mirrored.presence >= rec.threshold
+    both = rec.read_pass(plain, 0, mirrored)
+    alone = rec.read_pass(plain, 0)
+    np.testing.assert_allclose(p.probs, both.probs, atol=1e-6)
+    assert not np.allclose(both.probs, alone.probs, atol=1e-6)  # the mirrored look counts
+
+    wall = load(DATASETS / "best-of-one" / "none" / "107.jpg")
+    mirrored_before = rec.net.mirrored
+    assert hand(wall).label is Gesture.NONE and rec.net.mirrored == mirrored_before
+
+
 def _turned(image: np.ndarray, degrees: float) -> np.ndarray:
     h, w = image.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
@@ -118,11 +167,12 @@ def test_tracking_follows_a_video_with_one_pass_a_frame(hand, tmp_path):
     clip = write_video(tmp_path / "clip.avi", frames)
     recogniser = GestureClassifier(HAND_DIR)
     stream = GestureStream(VideoFileSource(clip), recogniser)
-    raw, passes, marks = [], [], []
+    raw, passes, marks, mirrored = [], [], [], []
     for _ in range(len(frames)):
-        before = recogniser.recogniser.passes
+        before, mirrored_before = recogniser.recogniser.passes, recogniser.recogniser.net.mirrored
         assert stream.step()
         passes.append(recogniser.recogniser.passes - before)
+        mirrored.append(recogniser.recogniser.net.mirrored - mirrored_before)
         reading = stream.latest()
         raw.append(reading.raw)
         marks.append(reading.landmarks)
@@ -133,6 +183,7 @@ def test_tracking_follows_a_video_with_one_pass_a_frame(hand, tmp_path):
     assert all(1 <= n <= 3 for n in passes[-3:]) and min(passes[-3:]) <= 2
     assert passes[0] >= 2  # found from the box
     assert passes[1:8] == [1] * 7  # then tracked, one pass a frame
+    assert mirrored[1:8] == [0, 1, 0, 1, 0, 1, 0], "every other tracked frame is read mirrored"
     assert sum(passes[9:16]) == 7
     # landmarks are in frame pixels: the wrist moves with the hand as the frame shifts
     assert marks[1] is not None and 80 <= marks[1][:, 0].mean() <= 560

@@ -77,6 +77,7 @@ def metadata(recipe, network: str, out: Path, extra: dict) -> dict:
         "search_param": search_param,
         "search_bin": search_bin,
         "weak_presence": 0.5,
+        "mirror_pass": True,
         "head": recipe.head.to_metadata(),
         **extra,
     }

@@ -21,6 +21,7 @@ import numpy as np
 
 from training.data import read_image, scan_dataset
 from vision.hand import Crop, LandmarkNet, best_pass, find_hand
+from vision.handrecogniser import MIRROR_MIN_PRESENCE
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class Landmarks:
     """Per view: the set, file, numeric label, view number, landmarks (21, 3) normalised to the
-    box (0..1), best presence, the first pass's presence and the number of passes."""
+    box (0..1), best presence, the first pass's presence, the number of passes, and the mirrored
+    look at the best crop (its landmarks, flipped back, and presence; a copy of the landmarks
+    and 0 where no hand was found)."""
 
     sets: np.ndarray
     files: np.ndarray
@@ -38,6 +41,8 @@ class Landmarks:
     presence: np.ndarray
     first_presence: np.ndarray
     passes: np.ndarray
+    mirror_landmarks: np.ndarray
+    mirror_presence: np.ndarray
 
     @classmethod
     def concat(cls, parts: list[Landmarks]) -> Landmarks:
@@ -70,16 +75,21 @@ def augment_view(bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
 
 
-def read_view(
-    net: LandmarkNet, bgr: np.ndarray, search_net: LandmarkNet | None = None
-) -> tuple[np.ndarray, float, float, int]:
-    """(landmarks normalised to the box, presence, first pass's presence, passes) of a photo."""
+def read_view(net: LandmarkNet, bgr: np.ndarray, search_net: LandmarkNet | None = None) -> tuple:
+    """(landmarks normalised to the box, presence, first pass's presence, passes, mirrored
+    landmarks, mirrored presence) of a photo, read as ``LandmarkRecogniser`` reads a still box
+    (the mirrored look only where the hand may be found: presence >= MIRROR_MIN_PRESENCE)."""
     h, w = bgr.shape[:2]
     passes = find_hand(net, bgr, Crop.box(w, h), search_net=search_net)
     best = best_pass(passes)
     side = max(h, w)  # landmarks as fractions of the photo's long side, from its corner
-    lm = best.landmarks / side
-    return lm.astype(np.float32), best.presence, passes[0].presence, len(passes)
+    lm = (best.landmarks / side).astype(np.float32)
+    mirror_lm, mirror_presence = lm, 0.0
+    if best.presence >= MIRROR_MIN_PRESENCE:
+        mirrored = net(bgr, best.crop, mirror=True)
+        mirror_lm = (mirrored.landmarks / side).astype(np.float32)
+        mirror_presence = mirrored.presence
+    return lm, best.presence, passes[0].presence, len(passes), mirror_lm, mirror_presence
 
 
 _worker_net: LandmarkNet | None = None
@@ -140,6 +150,8 @@ def extract_items(
         presence=np.array([results[i][1] for i in keep], np.float32),
         first_presence=np.array([results[i][2] for i in keep], np.float32),
         passes=np.array([results[i][3] for i in keep], np.int64),
+        mirror_landmarks=np.stack([results[i][4] for i in keep]) if keep else empty_lm,
+        mirror_presence=np.array([results[i][5] for i in keep], np.float32),
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from training.handdata import Landmarks
 from vision.handfeatures import GestureHead, hand_features
+from vision.handrecogniser import MIRROR_MIN_PRESENCE
 from vision.labels import CLASS_ORDER, Gesture
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def fit_head(
 #: MediaPipe's own default hand-presence threshold; a chosen threshold never goes below it
 #: (with only a few empty scenes in the training sets, lower ones look free and are not: an
 #: empty wall read as a throw scores a round nobody played, a missed hand only replays it).
-MIN_THRESHOLD = 0.5
+MIN_THRESHOLD = MIRROR_MIN_PRESENCE
 
 
 def choose_threshold(presence: np.ndarray, is_hand: np.ndarray) -> float:
@@ -124,24 +125,29 @@ def choose_threshold(presence: np.ndarray, is_hand: np.ndarray) -> float:
 
 
 def read_views(
-    head: GestureHead, threshold: float, marks: Landmarks
+    head: GestureHead, threshold: float, marks: Landmarks, mirror: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Numeric labels (0-3) for views, ``none`` below the presence threshold, else the head's;
-    and the head's probability of its throw (0 where no hand was found)."""
+    """Numeric labels (0-3) for views, ``none`` below the presence threshold, else the head's
+    (with ``mirror``, its mean over the view and the mirrored look); and the head's probability
+    of its throw (0 where no hand was found)."""
     out = np.full(len(marks), NONE_INDEX, np.int64)
     confidence = np.zeros(len(marks))
     found = marks.presence >= threshold
     if found.any():
         probs = head.probabilities(hand_features(marks.landmarks[found]))
+        if mirror:  # the mean with the mirrored look, as the recogniser reads a still box
+            probs = (probs + head.probabilities(hand_features(marks.mirror_landmarks[found]))) / 2
         classes = np.array([Gesture(c).index for c in head.classes])
         out[found] = classes[np.argmax(probs, axis=1)]
         confidence[found] = probs.max(axis=1)
     return out, confidence
 
 
-def predict(head: GestureHead, threshold: float, marks: Landmarks) -> np.ndarray:
+def predict(
+    head: GestureHead, threshold: float, marks: Landmarks, mirror: bool = True
+) -> np.ndarray:
     """Numeric labels (0-3) for views: ``none`` below the presence threshold, else the head's."""
-    return read_views(head, threshold, marks)[0]
+    return read_views(head, threshold, marks, mirror)[0]
 
 
 @dataclass

@@ -34,6 +34,9 @@ from .paths import ASSETS_DIR
 log = logging.getLogger(__name__)
 
 SHIPPED_PREFIX = "shipped:"
+#: No presence threshold is chosen below this (``training.handhead.MIN_THRESHOLD``): training
+#: data reads the mirrored look wherever presence reaches it, as the recogniser would.
+MIRROR_MIN_PRESENCE = 0.5
 _RETRAIN = "run `python -m training landmarks` (the network) or `python -m training hand` (head)"
 
 
@@ -76,6 +79,8 @@ class LandmarkRecogniser:
             blobs = dict(meta["blobs"])
             self.threshold = float(meta["presence_threshold"])
             self.weak = float(meta.get("weak_presence", 0.5))
+            # a still box's found hand gets a second, mirrored look (older heads: none)
+            self.mirror = bool(meta.get("mirror_pass", False))
             search = meta.get("search_param"), meta.get("search_bin")
             head_meta = meta["head"]
         except KeyError as exc:
@@ -98,6 +103,7 @@ class LandmarkRecogniser:
         self.threads = threads
         self._track: Crop | None = None
         self._turn = 0  # which search crop an empty stream frame tries next
+        self._tracked = 0  # tracked frames so far (every other one is read mirrored)
         self._track_shape: tuple[int, ...] | None = None
         self._lock = threading.Lock()
 
@@ -106,11 +112,16 @@ class LandmarkRecogniser:
         """Passes of the landmark networks so far."""
         return self.net.passes + (self.search_net.passes if self.search_net else 0)
 
-    def read_pass(self, hand: HandPass, passes: int) -> HandPrediction:
-        """The prediction for the landmarks and presence of one pass."""
+    def read_pass(
+        self, hand: HandPass, passes: int, mirrored: HandPass | None = None
+    ) -> HandPrediction:
+        """The prediction for the landmarks and presence of one pass; with ``mirrored`` (the
+        same crop read mirrored) the head's throw is the mean of its readings of both."""
         q = hand_probability(hand.presence, self.threshold)
         probs = np.zeros(len(self.classes), np.float32)
         head = self.head.probabilities(hand_features(hand.landmarks))
+        if mirrored is not None:
+            head = (head + self.head.probabilities(hand_features(mirrored.landmarks))) / 2.0
         probs[self._head_index] = head * q
         none = self.classes.index(Gesture.NONE)
         probs[none] = 1.0 - q
@@ -123,10 +134,15 @@ class LandmarkRecogniser:
         return HandPrediction(label, float(confidence), probs, found, hand.presence, passes)
 
     def __call__(self, image: np.ndarray) -> HandPrediction:
-        """Read a still box (BGR): the box, maybe zoomed out, then the landmark-placed crop."""
+        """Read a still box (BGR): the box, maybe searched, then the landmark-placed crop and,
+        when that found a hand, the same crop mirrored (the head reads both)."""
         bgr = _as_bgr(image)
         passes = find_hand(self.net, bgr, None, self.weak, self.search_net)
-        return self.read_pass(best_pass(passes), len(passes))
+        hand = best_pass(passes)
+        if self.mirror and hand.presence >= self.threshold:
+            mirrored = self.net(bgr, hand.crop, mirror=True)
+            return self.read_pass(hand, len(passes) + 1, mirrored)
+        return self.read_pass(hand, len(passes))
 
     def reset_tracking(self) -> None:
         with self._lock:
@@ -135,18 +151,22 @@ class LandmarkRecogniser:
     def track(self, image: np.ndarray) -> HandPrediction:
         """Read a stream's frame: one pass on the last frame's landmark crop while the hand is
         there; when it is not, the box and one of the search crops (a different one each frame,
-        so an empty box costs two passes a frame, not all of a still image's)."""
+        so an empty box costs two passes a frame, not all of a still image's). With the
+        mirrored look on, every other tracked frame is read mirrored: the stream's smoothing then
+        averages both readings, as a still box's head does, at no extra pass."""
         bgr = _as_bgr(image)
         with self._lock:
             start = self._track if self._track_shape == bgr.shape else None
             if start is not None:
-                hand = self.net(bgr, start)
+                self._tracked += 1
+                hand = self.net(bgr, start, mirror=self.mirror and self._tracked % 2 == 0)
                 if hand.presence >= self.threshold:
                     self._track = crop_from_landmarks(hand.landmarks)
                     return self.read_pass(hand, 1)
             search = ((SEARCH_CROPS[self._turn % len(SEARCH_CROPS)],),)
             self._turn += 1
-            passes = find_hand(self.net, bgr, None, self.weak, self.search_net, search)
+            # no refined crops: an empty stream frame keeps to the box and one search crop
+            passes = find_hand(self.net, bgr, None, self.weak, self.search_net, search, refine=0)
             hand = best_pass(passes)
             found = hand.presence >= self.threshold
             self._track = crop_from_landmarks(hand.landmarks) if found else None
