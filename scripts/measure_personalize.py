@@ -214,10 +214,23 @@ def landmark_base(args, set_name: str) -> Path:
     return ROOT / "assets" / "hand"
 
 
-def fused_base(hand: Path, tmp: Path) -> Path:
-    """The shipped fusion rule over ``hand`` and the default's CNN part, as a model folder."""
+def cnn_part(args, set_name: str) -> Path | None:
+    """The CNN part to fuse (and fine-tune) for a set: ``--cnn-part SET=DIR`` (a CNN trained
+    without the set, with its ``model.pt``), else the default's own."""
+    for spec in args.cnn_part:
+        name, _, folder = spec.partition("=")
+        if name == set_name:
+            return Path(folder)
+    return None
+
+
+def fused_base(hand: Path, tmp: Path, cnn: Path | None = None) -> Path:
+    """The shipped fusion rule over ``hand`` and ``cnn`` (default: the default's CNN part), as a
+    model folder."""
     meta = json.loads((ROOT / "assets" / "default" / "model.json").read_text())
     meta["parts"] = {**meta["parts"], "landmarks": str(hand.resolve())}
+    if cnn is not None:
+        meta["parts"]["cnn"] = str(cnn.resolve())
     folder = tmp / "fused-base"
     folder.mkdir(exist_ok=True)
     (folder / "model.json").write_text(json.dumps(meta))
@@ -243,6 +256,11 @@ def measure_session(set_name: str, session: str, files, args) -> dict:
     )
     if set_name in trained_on:
         row["notes"].append("the base was trained on this set")
+    if args.kind == "fused":
+        cnn = cnn_part(args, set_name) or ROOT / "assets" / "default" / "cnn"
+        row["cnn_part"] = str(cnn)
+        if set_name in base_datasets(cnn / "model.pt"):
+            row["notes"].append("its CNN part was trained on this set")
     with tempfile.TemporaryDirectory(prefix="rps-measure-") as tmp:
         data = Path(tmp) / "captures"
         for g in CLASS_ORDER:
@@ -274,10 +292,14 @@ def measure_session(set_name: str, session: str, files, args) -> dict:
             before = compute_report(labels, personalize.predict(base, test_images, spec))
         else:
             hand_base = landmark_base(args, set_name)
-            current = hand_base if args.kind == "landmarks" else fused_base(hand_base, Path(tmp))
+            if args.kind == "landmarks":
+                current = hand_base
+            else:
+                current = fused_base(hand_base, Path(tmp), cnn_part(args, set_name))
             result = personalize.personalize(
                 data, models_dir=Path(tmp) / "models", force=True, kind=args.kind,
-                current_model=current, base_recogniser=hand_base,
+                current_model=current, base_recogniser=current, epochs=args.epochs,
+                progress=not args.no_progress,
             )  # fmt: skip
             row["seconds"] = round(time.perf_counter() - start, 1)
             row["base"] = str(hand_base)
@@ -352,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--loso", type=Path, help="folder of landmark heads fitted without each set (DIR/<set>)"
     )
+    parser.add_argument(
+        "--cnn-part", nargs="*", default=[], metavar="SET=DIR",
+        help="--kind fused: the CNN part for SET, trained without it (default: the default's)",
+    )  # fmt: skip
     parser.add_argument(
         "--base", "--base-checkpoint", dest="base", type=Path, default=personalize.BASE_CHECKPOINT,
         help="PyTorch checkpoint to personalise (ideally trained without the set measured)",

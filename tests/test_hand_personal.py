@@ -80,9 +80,40 @@ def test_the_default_kind_personalises_the_fused_recogniser(tmp_path):
     clf = GestureClassifier()
     assert clf.kind == "fused" and clf.origin == "personal"
     assert clf.recogniser.landmarks.folder == paths.active_model_dir() / "hand"
-    assert clf.recogniser.cnn.folder == paths.SHIPPED_DEFAULT_DIR / "cnn"  # shipped, not copied
     assert _accuracy(paths.active_model_dir(), later) >= 0.95
     assert clf(load(dataset_images("best-of-one", "rock", 1, 120)[0])).label is Gesture.ROCK
+
+
+def test_the_fused_kind_fine_tunes_its_cnn_part_and_keeps_it_only_if_the_held_back_say_so(
+    tmp_path,
+):
+    """The CNN part is fine-tuned from the PyTorch weights shipped beside it and reads the
+    person's later frames better than the shipped CNN part (which never saw best-of-one); the
+    fused model keeps it only when the held-back captures read better with it."""
+    data = tmp_path / "captures"
+    later = _captures(data, per_class=12)
+    captures = personalize.split_captures(data, 8, personalize.HOLD_BACK_FRACTION)
+    out = tmp_path / "candidate"
+    out.mkdir()
+    options = personalize.Options(progress=False, heldback=captures.heldback)
+    details = personalize.fit_fused(captures.train, out, options)
+    kept = details["cnn_kept"]
+    assert kept == (details["held_back_with_cnn"] > details["held_back_head_only"])
+    clf = GestureClassifier(out)
+    assert clf.recogniser.landmarks.folder == out / "hand"
+    if kept:
+        assert clf.recogniser.cnn.folder == out / "cnn"
+    else:
+        assert not (out / "cnn").exists()
+        assert clf.recogniser.cnn.folder == paths.SHIPPED_DEFAULT_DIR / "cnn"
+    assert not (out / ".with-cnn").exists()
+    # the fine-tuned CNN itself (kept or not) learned the person: re-run the fine-tune alone
+    tuned = tmp_path / "tuned"
+    shipped_weights = paths.SHIPPED_DEFAULT_DIR / "cnn" / "model.pt"
+    options = personalize.Options(progress=False, base_checkpoint=shipped_weights)
+    personalize.fit_cnn(captures.train, tuned, options)
+    shipped_cnn = _accuracy(paths.SHIPPED_DEFAULT_DIR / "cnn", later)
+    assert _accuracy(tuned, later) > shipped_cnn + 0.1, shipped_cnn
 
 
 def test_landmarks_command_refuses_a_wheel_that_is_not_one_and_writes_nothing(tmp_path):

@@ -90,12 +90,38 @@ def refit_landmarks(
 
 
 def refit_fused(
-    train: Sequence[tuple], out_dir: Path, seed: int = 0, base: Path = SHIPPED_HAND
+    train: Sequence[tuple],
+    out_dir: Path,
+    seed: int = 0,
+    base: Path = SHIPPED_DEFAULT,
+    cnn: str | None = None,
+    cnn_details: dict | None = None,
 ) -> dict:
-    """A personal default recogniser: the refitted landmark head (in ``hand/``) fused with the
-    shipped CNN by the shipped rule."""
-    meta = json.loads((SHIPPED_DEFAULT / METADATA_NAME).read_text())
-    details = refit_landmarks(train, out_dir / "hand", seed, base)
-    meta = {**meta, "parts": {**meta["parts"], "landmarks": "hand"}, "personalization": details}
+    """A personal default recogniser: the landmark head of ``base`` (a fused model folder)
+    refitted into ``hand/``, fused by ``base``'s rule with ``cnn`` (a CNN part already written
+    under ``out_dir``, e.g. fine-tuned on the same captures, as ``cnn_details`` say) or else
+    ``base``'s own CNN part."""
+    meta = json.loads((base / METADATA_NAME).read_text())
+    parts = meta["parts"]
+    details = refit_landmarks(train, out_dir / "hand", seed, fused_part(base, "landmarks"))
+    parts = {
+        **parts,
+        "landmarks": "hand",
+        "cnn": cnn if cnn is not None else _absolute(str(parts["cnn"]), base),
+    }
+    personal = {**details, "cnn": cnn_details} if cnn_details else details
+    meta = {**meta, "parts": parts, "personalization": personal}
+
     (out_dir / METADATA_NAME).write_text(json.dumps(meta, indent=1) + "\n")
     return details
+
+
+def fused_part(base: Path, part: str) -> Path:
+    """The folder of a fused model's ``part`` (``landmarks`` or ``cnn``)."""
+    meta = json.loads((base / METADATA_NAME).read_text())
+    return resolve_asset(str(meta["parts"][part]), base)
+
+
+def _absolute(name: str, folder: Path) -> str:
+    """A part's name that still resolves from another folder (``shipped:`` names do)."""
+    return name if name.startswith("shipped:") else str(resolve_asset(name, folder).resolve())
