@@ -97,16 +97,21 @@ def test_the_fused_kind_fine_tunes_its_cnn_part_and_keeps_it_only_if_the_held_ba
     out.mkdir()
     options = personalize.Options(progress=False, heldback=captures.heldback)
     details = personalize.fit_fused(captures.train, out, options)
-    kept = details["cnn_kept"]
-    assert kept == (details["held_back_with_cnn"] > details["held_back_head_only"])
+    scores = details["held_back"]
+    names = ["head only", "CNN asked everywhere", "with the CNN"]
+    assert list(scores) == names
+    best = max(scores.values())
+    assert details["chosen"] == next(n for n in names if scores[n] == best)  # ties: this order
     clf = GestureClassifier(out)
     assert clf.recogniser.landmarks.folder == out / "hand"
-    if kept:
-        assert clf.recogniser.cnn.folder == out / "cnn"
-    else:
+    if details["chosen"] == "head only":
         assert not (out / "cnn").exists()
         assert clf.recogniser.cnn.folder == paths.SHIPPED_DEFAULT_DIR / "cnn"
-    assert not (out / ".with-cnn").exists()
+    else:
+        assert clf.recogniser.cnn.folder == out / "cnn"
+        everywhere = details["chosen"] == "CNN asked everywhere"
+        assert (clf.recogniser.min_presence == 0.0) == everywhere
+    assert not (out / ".trial").exists()
     # the fine-tuned CNN itself (kept or not) learned the person: re-run the fine-tune alone
     tuned = tmp_path / "tuned"
     shipped_weights = paths.SHIPPED_DEFAULT_DIR / "cnn" / "model.pt"
