@@ -256,10 +256,10 @@ def measure_session(set_name: str, session: str, files, args) -> dict:
     )
     if set_name in trained_on:
         row["notes"].append("the base was trained on this set")
+    cnn = cnn_part(args, set_name)
     if args.kind == "fused":
-        cnn = cnn_part(args, set_name) or ROOT / "assets" / "default" / "cnn"
-        row["cnn_part"] = str(cnn)
-        if set_name in base_datasets(cnn / "model.pt"):
+        row["cnn_part"] = str(cnn or ROOT / "assets" / "default" / "cnn")
+        if set_name in base_datasets(Path(row["cnn_part"]) / "model.pt"):
             row["notes"].append("its CNN part was trained on this set")
     with tempfile.TemporaryDirectory(prefix="rps-measure-") as tmp:
         data = Path(tmp) / "captures"
@@ -295,7 +295,7 @@ def measure_session(set_name: str, session: str, files, args) -> dict:
             if args.kind == "landmarks":
                 current = hand_base
             else:
-                current = fused_base(hand_base, Path(tmp), cnn_part(args, set_name))
+                current = fused_base(hand_base, Path(tmp), cnn)
             result = personalize.personalize(
                 data, models_dir=Path(tmp) / "models", force=True, kind=args.kind,
                 current_model=current, base_recogniser=current, epochs=args.epochs,

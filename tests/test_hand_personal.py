@@ -95,7 +95,8 @@ def test_the_fused_kind_fine_tunes_its_cnn_part_and_keeps_it_only_if_the_held_ba
     captures = personalize.split_captures(data, 8, personalize.HOLD_BACK_FRACTION)
     out = tmp_path / "candidate"
     out.mkdir()
-    options = personalize.Options(progress=False, heldback=captures.heldback)
+    heldback = [(load(p), lab) for p, lab in captures.heldback]
+    options = personalize.Options(progress=False, heldback=heldback)
     details = personalize.fit_fused(captures.train, out, options)
     scores = details["held_back"]
     names = ["head only", "CNN asked everywhere", "with the CNN"]

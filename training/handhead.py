@@ -125,29 +125,26 @@ def choose_threshold(presence: np.ndarray, is_hand: np.ndarray) -> float:
 
 
 def read_views(
-    head: GestureHead, threshold: float, marks: Landmarks, mirror: bool = True
+    head: GestureHead, threshold: float, marks: Landmarks
 ) -> tuple[np.ndarray, np.ndarray]:
     """Numeric labels (0-3) for views, ``none`` below the presence threshold, else the head's
-    (with ``mirror``, its mean over the view and the mirrored look); and the head's probability
-    of its throw (0 where no hand was found)."""
+    (its mean over the view and the mirrored look, as the recogniser reads a still box); and
+    the head's probability of its throw (0 where no hand was found)."""
     out = np.full(len(marks), NONE_INDEX, np.int64)
     confidence = np.zeros(len(marks))
     found = marks.presence >= threshold
     if found.any():
         probs = head.probabilities(hand_features(marks.landmarks[found]))
-        if mirror:  # the mean with the mirrored look, as the recogniser reads a still box
-            probs = (probs + head.probabilities(hand_features(marks.mirror_landmarks[found]))) / 2
+        probs = (probs + head.probabilities(hand_features(marks.mirror_landmarks[found]))) / 2
         classes = np.array([Gesture(c).index for c in head.classes])
         out[found] = classes[np.argmax(probs, axis=1)]
         confidence[found] = probs.max(axis=1)
     return out, confidence
 
 
-def predict(
-    head: GestureHead, threshold: float, marks: Landmarks, mirror: bool = True
-) -> np.ndarray:
+def predict(head: GestureHead, threshold: float, marks: Landmarks) -> np.ndarray:
     """Numeric labels (0-3) for views: ``none`` below the presence threshold, else the head's."""
-    return read_views(head, threshold, marks, mirror)[0]
+    return read_views(head, threshold, marks)[0]
 
 
 @dataclass

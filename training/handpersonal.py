@@ -90,28 +90,16 @@ def refit_landmarks(
 
 
 def refit_fused(
-    train: Sequence[tuple],
-    out_dir: Path,
-    seed: int = 0,
-    base: Path = SHIPPED_DEFAULT,
-    cnn: str | None = None,
-    cnn_details: dict | None = None,
+    train: Sequence[tuple], out_dir: Path, seed: int = 0, base: Path = SHIPPED_DEFAULT
 ) -> dict:
     """A personal default recogniser: the landmark head of ``base`` (a fused model folder)
-    refitted into ``hand/``, fused by ``base``'s rule with ``cnn`` (a CNN part already written
-    under ``out_dir``, e.g. fine-tuned on the same captures, as ``cnn_details`` say) or else
-    ``base``'s own CNN part."""
+    refitted into ``hand/``, fused with ``base``'s CNN part by ``base``'s rule."""
     meta = json.loads((base / METADATA_NAME).read_text())
     parts = meta["parts"]
-    details = refit_landmarks(train, out_dir / "hand", seed, fused_part(base, "landmarks"))
-    parts = {
-        **parts,
-        "landmarks": "hand",
-        "cnn": cnn if cnn is not None else _absolute(str(parts["cnn"]), base),
-    }
-    personal = {**details, "cnn": cnn_details} if cnn_details else details
-    meta = {**meta, "parts": parts, "personalization": personal}
-
+    hand = resolve_asset(str(parts["landmarks"]), base)
+    details = refit_landmarks(train, out_dir / "hand", seed, hand)
+    parts = {**parts, "landmarks": "hand", "cnn": _absolute(str(parts["cnn"]), base)}
+    meta = {**meta, "parts": parts, "personalization": details}
     (out_dir / METADATA_NAME).write_text(json.dumps(meta, indent=1) + "\n")
     return details
 

@@ -455,8 +455,9 @@ class Options:
     progress: bool = True
     #: The landmark recogniser whose head is refitted (default: the shipped one).
     base_recogniser: Path | None = None
-    #: The held-back captures (the fused kind picks between its candidates on them).
-    heldback: Sequence[Item] = ()
+    #: The held-back captures, read: ``(image, label)`` (the fused kind picks between its
+    #: candidates on them).
+    heldback: Sequence[tuple[np.ndarray, int]] = ()
 
 
 #: ``fit(train_items, out_dir, options) -> details``: train a candidate on the training captures
@@ -531,7 +532,7 @@ def fit_fused(train: Sequence[Item], out_dir: Path, options: Options) -> dict:
     # (the fine-tuned CNN, kept regardless, cost best-of-one 9 later walls), else a CNN that has
     # proved itself on this person is asked wherever the landmarks miss (it read rps-cv's
     # unfound hands: 0.982 on later frames, against 0.975 behind the shipped presence floor)
-    images = [datasets.read_image(p) for p, _ in options.heldback]
+    images = [img for img, _ in options.heldback]
     labels = [lab for _, lab in options.heldback]
     scores = {}
     trial = out_dir / ".trial"  # a candidate seen from a folder beside the parts
@@ -731,7 +732,8 @@ def personalize(
     before = held_back_confusion(current, held_images, held_labels)
     options = Options(
         epochs, lr, batch_size, Path(base_checkpoint), tuple(frozen), seed, progress,
-        Path(base_recogniser) if base_recogniser is not None else None, captures.heldback,
+        Path(base_recogniser) if base_recogniser is not None else None,
+        list(zip(held_images, held_labels, strict=True)),
     )  # fmt: skip
     base = _models_dir(models_dir)
     base.mkdir(parents=True, exist_ok=True)
