@@ -208,3 +208,39 @@ def test_rps_sxsw_test_crops_sharing_a_photo_with_training_crops_are_found(datas
     root = datasets_dir / "rps-sxsw"
     split = split_dataset(root, test_list=root / "original_testing_split.txt")
     assert sum(shared_source(split.test, split.train)) == 75
+
+
+class _Dice:
+    """A stand-in for ``np.random.Generator`` whose every draw is the same fraction of its range."""
+
+    def __init__(self, u: float):
+        self.u = u
+
+    def random(self) -> float:
+        return self.u
+
+    def uniform(self, low: float, high: float) -> float:
+        return low + self.u * (high - low)
+
+    def integers(self, low: int, high: int) -> int:
+        return int(low + self.u * (high - 1 - low))
+
+
+def test_landmark_views_lose_resolution_and_blur_as_cheap_webcams_do():
+    """The head's augmented views are sometimes shot at a lower resolution and blurred along a
+    direction (sxsw's small, blurred webcam crops); otherwise the photo passes untouched."""
+    from helpers import DATASETS, dataset_images, load
+
+    from training.handdata import _webcam
+
+    if not DATASETS.is_dir():
+        pytest.skip("needs ../shared/datasets")
+    photo = load(dataset_images("best-of-one", "paper", 1)[0])
+
+    def sharpness(image: np.ndarray) -> float:
+        return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var())
+
+    soft = _webcam(photo, _Dice(0.1))  # both draws below their odds: low-res, then blurred
+    assert soft.shape == photo.shape and soft.dtype == np.uint8
+    assert sharpness(soft) < 0.5 * sharpness(photo)
+    assert np.array_equal(_webcam(photo, _Dice(0.9)), photo)  # neither: untouched

@@ -167,7 +167,12 @@ def test_bench_of_the_default_recogniser_times_still_frame_and_passes(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["kind"] == "fused" and result["reads"].startswith("rock")
     t = result["timings_ms"]
-    assert set(t) == {"still", "still_empty", "frame", "empty_frame", "b", "pass_full", "pass_lite"}
+    assert set(t) == {
+        "still", "still_empty", "frame", "empty_frame", "b", "b_bf16", "pass_full", "pass_lite"
+    }  # fmt: skip
+    # like for like: the frame also against shufflenet_v2 stored in bf16, as the landmarks are
+    same = result["ratios_bf16_anchor"]["frame"]
+    assert same == pytest.approx(t["frame"]["median"] / t["b_bf16"]["median"])
     assert result["passes"]["frame"] == pytest.approx(1.0)  # tracking: one pass a frame
     assert result["passes"]["still"] >= 2.0  # the box, then the landmark-placed crop
     assert result["passes"]["still_empty"] >= 4.0  # the box and the first search round

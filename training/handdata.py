@@ -31,7 +31,7 @@ class Landmarks:
     """Per view: the set, file, numeric label, view number, landmarks (21, 3) normalised to the
     box (0..1), best presence, the first pass's presence, the number of passes, and the mirrored
     look at the best crop (its landmarks, flipped back, and presence; a copy of the landmarks
-    and 0 where no hand was found)."""
+    and 0 where no hand was found), and MediaPipe's world landmarks of both (metres)."""
 
     sets: np.ndarray
     files: np.ndarray
@@ -43,6 +43,8 @@ class Landmarks:
     passes: np.ndarray
     mirror_landmarks: np.ndarray
     mirror_presence: np.ndarray
+    world: np.ndarray
+    mirror_world: np.ndarray
 
     @classmethod
     def concat(cls, parts: list[Landmarks]) -> Landmarks:
@@ -59,9 +61,17 @@ class Landmarks:
         return len(self.labels)
 
 
+#: Bumped whenever ``augment_view`` changes, so that cached views are read again. 2: the
+#: resolution loss and motion blur of cheap webcams.
+AUGMENT_VERSION = 2
+
+
 def augment_view(bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A random view of a photo: mirrored half the time, turned up to 40 degrees, zoomed from
-    0.75x (a tighter box) to 1.4x (the hand smaller, black around), moved, lit differently."""
+    0.75x (a tighter box) to 1.4x (the hand smaller, black around), moved, lit differently;
+    and, as cheap webcams see a moving hand, a third of the time shot at a lower resolution
+    (1.5-4x fewer pixels a side) and a quarter of the time blurred along a random direction."""
+    bgr = _webcam(bgr, rng)
     h, w = bgr.shape[:2]
     if rng.random() < 0.5:
         bgr = bgr[:, ::-1]
@@ -75,21 +85,50 @@ def augment_view(bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
 
 
+def _webcam(bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    h, w = bgr.shape[:2]
+    if rng.random() < 1 / 3:
+        k = rng.uniform(1.5, 4.0)
+        small = (max(8, round(w / k)), max(8, round(h / k)))
+        bgr = cv2.resize(cv2.resize(bgr, small, interpolation=cv2.INTER_AREA), (w, h))
+    if rng.random() < 1 / 4:
+        length = int(rng.integers(3, 12)) | 1  # odd: centred on the pixel
+        kernel = np.zeros((length, length), np.float32)
+        kernel[length // 2] = 1.0 / length
+        turn = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), rng.uniform(0, 180), 1)
+        kernel = cv2.warpAffine(kernel, turn, (length, length))
+        bgr = cv2.filter2D(np.ascontiguousarray(bgr), -1, kernel / max(kernel.sum(), 1e-6))
+    return bgr
+
+
 def read_view(net: LandmarkNet, bgr: np.ndarray, search_net: LandmarkNet | None = None) -> tuple:
     """(landmarks normalised to the box, presence, first pass's presence, passes, mirrored
-    landmarks, mirrored presence) of a photo, read as ``LandmarkRecogniser`` reads a still box
-    (the mirrored look only where the hand may be found: presence >= MIRROR_MIN_PRESENCE)."""
+    landmarks, mirrored presence, world landmarks, mirrored world landmarks) of a photo, read
+    as ``LandmarkRecogniser`` reads a still box (the mirrored look only where the hand may be
+    found: presence >= MIRROR_MIN_PRESENCE). World landmarks need a net opened ``world=True``
+    (zeros otherwise)."""
     h, w = bgr.shape[:2]
     passes = find_hand(net, bgr, Crop.box(w, h), search_net=search_net)
     best = best_pass(passes)
     side = max(h, w)  # landmarks as fractions of the photo's long side, from its corner
     lm = (best.landmarks / side).astype(np.float32)
-    mirror_lm, mirror_presence = lm, 0.0
+    world = _world(best)
+    mirror_lm, mirror_presence, mirror_world = lm, 0.0, world
     if best.presence >= MIRROR_MIN_PRESENCE:
         mirrored = net(bgr, best.crop, mirror=True)
         mirror_lm = (mirrored.landmarks / side).astype(np.float32)
         mirror_presence = mirrored.presence
-    return lm, best.presence, passes[0].presence, len(passes), mirror_lm, mirror_presence
+        mirror_world = _world(mirrored)
+    return (
+        lm, best.presence, passes[0].presence, len(passes),
+        mirror_lm, mirror_presence, world, mirror_world,
+    )  # fmt: skip
+
+
+def _world(hand) -> np.ndarray:
+    if hand.world is None:
+        return np.zeros((21, 3), np.float32)
+    return np.asarray(hand.world, np.float32)
 
 
 _worker_net: LandmarkNet | None = None
@@ -100,7 +139,7 @@ def _init_worker(model: tuple) -> None:
     """``model``: (param, bin, blobs) and optionally (search param, search bin)."""
     global _worker_net, _worker_search
     cv2.setNumThreads(1)
-    _worker_net = LandmarkNet(*model[:3], threads=1)
+    _worker_net = LandmarkNet(*model[:3], threads=1, world=True)
     _worker_search = LandmarkNet(*model[3:5], model[2], threads=1) if len(model) > 3 else None
 
 
@@ -152,6 +191,8 @@ def extract_items(
         passes=np.array([results[i][3] for i in keep], np.int64),
         mirror_landmarks=np.stack([results[i][4] for i in keep]) if keep else empty_lm,
         mirror_presence=np.array([results[i][5] for i in keep], np.float32),
+        world=np.stack([results[i][6] for i in keep]) if keep else empty_lm,
+        mirror_world=np.stack([results[i][7] for i in keep]) if keep else empty_lm,
     )
 
 

@@ -230,9 +230,18 @@ def _personal_model_installed() -> bool:
         return False
 
 
-def _load_net(ncnn, param: Path, binary: Path, threads: int, exact: bool, todo: str = _REEXPORT):
+def _load_net(
+    ncnn,
+    param: Path,
+    binary: Path,
+    threads: int,
+    exact: bool,
+    todo: str = _REEXPORT,
+    bf16: bool = False,
+):
     """An ``ncnn.Net`` with both files loaded; ncnn's own messages go into the error, not stderr.
-    ``todo`` ends the error: what the user should run."""
+    ``todo`` ends the error: what the user should run. ``bf16``: store weights and activations
+    as bfloat16 where the CPU has no fp16 path (ignored with ``exact``)."""
     net = ncnn.Net()
     net.opt.num_threads = threads
     net.opt.use_vulkan_compute = False
@@ -240,6 +249,8 @@ def _load_net(ncnn, param: Path, binary: Path, threads: int, exact: bool, todo: 
         net.opt.use_fp16_storage = False
         net.opt.use_fp16_packed = False
         net.opt.use_fp16_arithmetic = False
+    elif bf16:
+        net.opt.use_bf16_storage = True
     with _captured_stderr() as said:
         failed = None
         if net.load_param(str(param)) != 0:

@@ -30,6 +30,13 @@ INPUT_SIZE = 224
 ROI_LANDMARKS = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)
 ROI_SCALE = 2.0
 ROI_SHIFT_Y = -0.1
+#: Weights and activations stored as bfloat16 (ncnn's ``use_bf16_storage``) unless a net is
+#: opened ``exact``: where a CPU has no fp16 path for a layer (this x86 machine; a Pi 4's
+#: Cortex-A72) ncnn keeps it in fp32, and the full network's 10.8 MB of weights do not fit in
+#: cache. Measured here at one thread beside shufflenet_v2 (fp32, as ncnn publishes it): a full
+#: pass 1.92x -> 1.54x, lite 0.96x -> 0.90x; on 300 photos of five sets 298 read the same
+#: throw (landmarks 0.8 px apart at 224 px, median).
+BF16_STORAGE = True
 #: The 21-point skeleton, as pairs of landmark indices (for drawing).
 HAND_CONNECTIONS = (
     (0, 1), (1, 2), (2, 3), (3, 4),
@@ -114,6 +121,10 @@ def crop_to_image(points: np.ndarray, crop: Crop) -> np.ndarray:
     return out
 
 
+#: What one pass gives, in crop pixels: landmarks (21, 3), presence, handedness, world landmarks.
+RawPass = tuple[np.ndarray, float, float, "np.ndarray | None"]
+
+
 @dataclass(frozen=True)
 class HandPass:
     """One pass of the landmark network: landmarks (21, 3) in image pixels, presence in [0, 1],
@@ -125,6 +136,9 @@ class HandPass:
     handedness: float
     crop: Crop
     refined: bool = False
+    #: MediaPipe's world landmarks (21, 3), metres about the hand's centre, axes of the crop;
+    #: only from a network opened with ``world=True``
+    world: np.ndarray | None = None
 
 
 class LandmarkNet:
@@ -141,6 +155,7 @@ class LandmarkNet:
         blobs: dict,
         threads: int = 1,
         exact: bool = False,
+        world: bool = False,
     ) -> None:
         import ncnn
 
@@ -149,7 +164,7 @@ class LandmarkNet:
         param, binary = Path(param), Path(binary)
         todo = "run `python -m training landmarks` to fetch and convert it again"
         check_ncnn_files(param, binary, todo)
-        net = _load_net(ncnn, param, binary, int(threads), exact, todo)
+        net = _load_net(ncnn, param, binary, int(threads), exact, todo, bf16=BF16_STORAGE)
         self._ncnn = ncnn
         self._net = net
         self._lock = threading.Lock()
@@ -158,14 +173,18 @@ class LandmarkNet:
             self.blobs = dict(blobs)
             self._input = blobs["input"]
             self._outputs = (blobs["landmarks"], blobs["presence"], blobs["handedness"])
+            if world:
+                self._outputs += (blobs["world"],)
         except KeyError as exc:
             raise ModelError(f"landmark model metadata lacks the blob name {exc}") from exc
         self.passes = 0  # how many times the network has run (tracking tests count them)
         self.mirrored = 0  # how many of those ran on a mirrored crop
 
-    def run_pixels(self, crop_bgr: np.ndarray) -> tuple[np.ndarray, float, float]:
+    def run_pixels(
+        self, crop_bgr: np.ndarray
+    ) -> tuple[np.ndarray, float, float, np.ndarray | None]:
         """Raw outputs for an ``INPUT_SIZE`` square BGR crop: landmarks (21, 3) in crop pixels,
-        presence, handedness."""
+        presence, handedness, and world landmarks (21, 3) when the net was opened with them."""
         ncnn = self._ncnn
         pixels = np.ascontiguousarray(crop_bgr)
         with self._lock:
@@ -182,23 +201,27 @@ class LandmarkNet:
                     raise ModelError(f"ncnn extract of {name!r} failed ({ret})")
                 outs.append(np.array(out, dtype=np.float64).reshape(-1))
             self.passes += 1
-        landmarks, presence, handedness = outs
-        if landmarks.size != 63:
-            raise ModelError(f"landmark output {self._outputs[0]!r} has {landmarks.size} values")
-        return landmarks.reshape(21, 3), float(presence[0]), float(handedness[0])
+        for name, out in zip(self._outputs, outs, strict=True):
+            if name in (self.blobs["landmarks"], self.blobs.get("world")) and out.size != 63:
+                raise ModelError(f"landmark output {name!r} has {out.size} values")
+        landmarks, presence, handedness = outs[:3]
+        world = outs[3].reshape(21, 3) if len(outs) > 3 else None
+        return landmarks.reshape(21, 3), float(presence[0]), float(handedness[0]), world
 
     def __call__(self, bgr: np.ndarray, crop: Crop, mirror: bool = False) -> HandPass:
         """One pass on ``crop``; with ``mirror`` the crop is flipped left to right first (a
         second look at the same hand, as the other hand) and the landmarks flipped back."""
         pixels = warp_crop(bgr, crop)
         if not mirror:
-            points, presence, handedness = self.run_pixels(pixels)
-            return HandPass(crop_to_image(points, crop), presence, handedness, crop)
-        points, presence, handedness = self.run_pixels(cv2.flip(pixels, 1))
+            points, presence, handedness, world = self.run_pixels(pixels)
+            return HandPass(crop_to_image(points, crop), presence, handedness, crop, world=world)
+        points, presence, handedness, world = self.run_pixels(cv2.flip(pixels, 1))
         self.mirrored += 1
         points = points.copy()
         points[:, 0] = INPUT_SIZE - points[:, 0]
-        return HandPass(crop_to_image(points, crop), presence, 1.0 - handedness, crop)
+        if world is not None:
+            world = world * np.array([-1.0, 1.0, 1.0])
+        return HandPass(crop_to_image(points, crop), presence, 1.0 - handedness, crop, world=world)
 
 
 #: Where a still box is searched when the plain box finds no hand, in two rounds. First turned a
@@ -214,8 +237,9 @@ SEARCH = (
 #: Every search crop in order (the stream tries one of them a frame).
 SEARCH_CROPS = tuple(crop for round_ in SEARCH for crop in round_)
 #: Bumped whenever the search (or how a still box is read) changes, so that cached landmarks are
-#: read again. 3: the mirrored look at the best crop; 4: refined crops of weak passes.
-SEARCH_VERSION = 4
+#: read again. 3: the mirrored look at the best crop; 4: refined crops of weak passes; 5: bf16
+#: storage, world landmarks cached.
+SEARCH_VERSION = 5
 #: A later search round runs only if some pass so far reached this presence: most empty walls
 #: stay below it (183 of 247 in best-of-one), and it lost 1 of the 117 hands the second round
 #: found.
