@@ -34,8 +34,8 @@ ROI_SHIFT_Y = -0.1
 #: opened ``exact``: where a CPU has no fp16 path for a layer (this x86 machine; a Pi 4's
 #: Cortex-A72) ncnn keeps it in fp32, and the full network's 10.8 MB of weights do not fit in
 #: cache. Measured here at one thread beside shufflenet_v2 (fp32, as ncnn publishes it): a full
-#: pass 1.92x -> 1.54x, lite 0.96x -> 0.90x; on 300 photos of five sets 298 read the same
-#: throw (landmarks 0.8 px apart at 224 px, median).
+#: pass 1.92x -> 1.54-1.62x, lite 0.96-1.04x -> 0.90-0.99x; on 300 photos of five sets 298
+#: read the same throw (landmarks 0.8 px apart at 224 px, median).
 BF16_STORAGE = True
 #: The 21-point skeleton, as pairs of landmark indices (for drawing).
 HAND_CONNECTIONS = (
