@@ -92,19 +92,6 @@ def test_the_bf16_network_reads_photos_as_the_exact_one_does(hand):
         ), photo.name
 
 
-def test_world_landmarks_are_metres_about_the_hand_and_flip_with_the_mirrored_look(hand):
-    """Opened with ``world=True`` a pass also gives MediaPipe's world landmarks: a palm a few
-    centimetres long; the mirrored look gives them flipped back (x negated) onto the same hand."""
-    net = _net(hand, world=True)
-    image = load(dataset_images("best-of-one", "paper", 1)[0])
-    crop = best_pass(find_hand(net, image, None, hand.recogniser.weak)).crop
-    plain, mirrored = net(image, crop), net(image, crop, mirror=True)
-    assert hand.recogniser.net(image, crop).world is None  # not asked for at play time
-    palm = np.linalg.norm(plain.world[9] - plain.world[0])
-    assert 0.04 < palm < 0.15, palm
-    np.testing.assert_allclose(mirrored.world, plain.world, atol=0.02)
-
-
 @pytest.mark.parametrize("dataset", ["best-of-one", "finger-counting"])
 def test_an_empty_scene_is_none(hand, dataset):
     for photo in dataset_images(dataset, "none", 4):

@@ -31,7 +31,7 @@ class Landmarks:
     """Per view: the set, file, numeric label, view number, landmarks (21, 3) normalised to the
     box (0..1), best presence, the first pass's presence, the number of passes, and the mirrored
     look at the best crop (its landmarks, flipped back, and presence; a copy of the landmarks
-    and 0 where no hand was found), and MediaPipe's world landmarks of both (metres)."""
+    and 0 where no hand was found)."""
 
     sets: np.ndarray
     files: np.ndarray
@@ -43,8 +43,6 @@ class Landmarks:
     passes: np.ndarray
     mirror_landmarks: np.ndarray
     mirror_presence: np.ndarray
-    world: np.ndarray
-    mirror_world: np.ndarray
 
     @classmethod
     def concat(cls, parts: list[Landmarks]) -> Landmarks:
@@ -103,32 +101,19 @@ def _webcam(bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def read_view(net: LandmarkNet, bgr: np.ndarray, search_net: LandmarkNet | None = None) -> tuple:
     """(landmarks normalised to the box, presence, first pass's presence, passes, mirrored
-    landmarks, mirrored presence, world landmarks, mirrored world landmarks) of a photo, read
-    as ``LandmarkRecogniser`` reads a still box (the mirrored look only where the hand may be
-    found: presence >= MIRROR_MIN_PRESENCE). World landmarks need a net opened ``world=True``
-    (zeros otherwise)."""
+    landmarks, mirrored presence) of a photo, read as ``LandmarkRecogniser`` reads a still box
+    (the mirrored look only where the hand may be found: presence >= MIRROR_MIN_PRESENCE)."""
     h, w = bgr.shape[:2]
     passes = find_hand(net, bgr, Crop.box(w, h), search_net=search_net)
     best = best_pass(passes)
     side = max(h, w)  # landmarks as fractions of the photo's long side, from its corner
     lm = (best.landmarks / side).astype(np.float32)
-    world = _world(best)
-    mirror_lm, mirror_presence, mirror_world = lm, 0.0, world
+    mirror_lm, mirror_presence = lm, 0.0
     if best.presence >= MIRROR_MIN_PRESENCE:
         mirrored = net(bgr, best.crop, mirror=True)
         mirror_lm = (mirrored.landmarks / side).astype(np.float32)
         mirror_presence = mirrored.presence
-        mirror_world = _world(mirrored)
-    return (
-        lm, best.presence, passes[0].presence, len(passes),
-        mirror_lm, mirror_presence, world, mirror_world,
-    )  # fmt: skip
-
-
-def _world(hand) -> np.ndarray:
-    if hand.world is None:
-        return np.zeros((21, 3), np.float32)
-    return np.asarray(hand.world, np.float32)
+    return lm, best.presence, passes[0].presence, len(passes), mirror_lm, mirror_presence
 
 
 _worker_net: LandmarkNet | None = None
@@ -139,7 +124,7 @@ def _init_worker(model: tuple) -> None:
     """``model``: (param, bin, blobs) and optionally (search param, search bin)."""
     global _worker_net, _worker_search
     cv2.setNumThreads(1)
-    _worker_net = LandmarkNet(*model[:3], threads=1, world=True)
+    _worker_net = LandmarkNet(*model[:3], threads=1)
     _worker_search = LandmarkNet(*model[3:5], model[2], threads=1) if len(model) > 3 else None
 
 
@@ -191,8 +176,6 @@ def extract_items(
         passes=np.array([results[i][3] for i in keep], np.int64),
         mirror_landmarks=np.stack([results[i][4] for i in keep]) if keep else empty_lm,
         mirror_presence=np.array([results[i][5] for i in keep], np.float32),
-        world=np.stack([results[i][6] for i in keep]) if keep else empty_lm,
-        mirror_world=np.stack([results[i][7] for i in keep]) if keep else empty_lm,
     )
 
 

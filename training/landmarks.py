@@ -180,7 +180,7 @@ def check_parity(param: Path, binary: Path, onnx_path: Path, tflite: Path, image
             continue
         crop = cv2.resize(bgr, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
         rgb01 = np.ascontiguousarray(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), np.float32) / 255.0
-        lm, presence, _, _ = net.run_pixels(crop)
+        lm, presence, _ = net.run_pixels(crop)
         for name, run in runners.items():
             ref_lm, ref_p = run(rgb01)
             w = worst[name]

@@ -121,10 +121,6 @@ def crop_to_image(points: np.ndarray, crop: Crop) -> np.ndarray:
     return out
 
 
-#: What one pass gives, in crop pixels: landmarks (21, 3), presence, handedness, world landmarks.
-RawPass = tuple[np.ndarray, float, float, "np.ndarray | None"]
-
-
 @dataclass(frozen=True)
 class HandPass:
     """One pass of the landmark network: landmarks (21, 3) in image pixels, presence in [0, 1],
@@ -136,9 +132,6 @@ class HandPass:
     handedness: float
     crop: Crop
     refined: bool = False
-    #: MediaPipe's world landmarks (21, 3), metres about the hand's centre, axes of the crop;
-    #: only from a network opened with ``world=True``
-    world: np.ndarray | None = None
 
 
 class LandmarkNet:
@@ -155,7 +148,6 @@ class LandmarkNet:
         blobs: dict,
         threads: int = 1,
         exact: bool = False,
-        world: bool = False,
     ) -> None:
         import ncnn
 
@@ -173,18 +165,14 @@ class LandmarkNet:
             self.blobs = dict(blobs)
             self._input = blobs["input"]
             self._outputs = (blobs["landmarks"], blobs["presence"], blobs["handedness"])
-            if world:
-                self._outputs += (blobs["world"],)
         except KeyError as exc:
             raise ModelError(f"landmark model metadata lacks the blob name {exc}") from exc
         self.passes = 0  # how many times the network has run (tracking tests count them)
         self.mirrored = 0  # how many of those ran on a mirrored crop
 
-    def run_pixels(
-        self, crop_bgr: np.ndarray
-    ) -> tuple[np.ndarray, float, float, np.ndarray | None]:
+    def run_pixels(self, crop_bgr: np.ndarray) -> tuple[np.ndarray, float, float]:
         """Raw outputs for an ``INPUT_SIZE`` square BGR crop: landmarks (21, 3) in crop pixels,
-        presence, handedness, and world landmarks (21, 3) when the net was opened with them."""
+        presence, handedness."""
         ncnn = self._ncnn
         pixels = np.ascontiguousarray(crop_bgr)
         with self._lock:
@@ -201,27 +189,23 @@ class LandmarkNet:
                     raise ModelError(f"ncnn extract of {name!r} failed ({ret})")
                 outs.append(np.array(out, dtype=np.float64).reshape(-1))
             self.passes += 1
-        for name, out in zip(self._outputs, outs, strict=True):
-            if name in (self.blobs["landmarks"], self.blobs.get("world")) and out.size != 63:
-                raise ModelError(f"landmark output {name!r} has {out.size} values")
-        landmarks, presence, handedness = outs[:3]
-        world = outs[3].reshape(21, 3) if len(outs) > 3 else None
-        return landmarks.reshape(21, 3), float(presence[0]), float(handedness[0]), world
+        landmarks, presence, handedness = outs
+        if landmarks.size != 63:
+            raise ModelError(f"landmark output {self._outputs[0]!r} has {landmarks.size} values")
+        return landmarks.reshape(21, 3), float(presence[0]), float(handedness[0])
 
     def __call__(self, bgr: np.ndarray, crop: Crop, mirror: bool = False) -> HandPass:
         """One pass on ``crop``; with ``mirror`` the crop is flipped left to right first (a
         second look at the same hand, as the other hand) and the landmarks flipped back."""
         pixels = warp_crop(bgr, crop)
         if not mirror:
-            points, presence, handedness, world = self.run_pixels(pixels)
-            return HandPass(crop_to_image(points, crop), presence, handedness, crop, world=world)
-        points, presence, handedness, world = self.run_pixels(cv2.flip(pixels, 1))
+            points, presence, handedness = self.run_pixels(pixels)
+            return HandPass(crop_to_image(points, crop), presence, handedness, crop)
+        points, presence, handedness = self.run_pixels(cv2.flip(pixels, 1))
         self.mirrored += 1
         points = points.copy()
         points[:, 0] = INPUT_SIZE - points[:, 0]
-        if world is not None:
-            world = world * np.array([-1.0, 1.0, 1.0])
-        return HandPass(crop_to_image(points, crop), presence, 1.0 - handedness, crop, world=world)
+        return HandPass(crop_to_image(points, crop), presence, 1.0 - handedness, crop)
 
 
 #: Where a still box is searched when the plain box finds no hand, in two rounds. First turned a
@@ -238,7 +222,7 @@ SEARCH = (
 SEARCH_CROPS = tuple(crop for round_ in SEARCH for crop in round_)
 #: Bumped whenever the search (or how a still box is read) changes, so that cached landmarks are
 #: read again. 3: the mirrored look at the best crop; 4: refined crops of weak passes; 5: bf16
-#: storage, world landmarks cached.
+#: storage.
 SEARCH_VERSION = 5
 #: A later search round runs only if some pass so far reached this presence: most empty walls
 #: stay below it (183 of 247 in best-of-one), and it lost 1 of the 117 hands the second round
