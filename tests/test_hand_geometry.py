@@ -9,7 +9,7 @@ import pytest
 
 from vision.errors import ModelError
 from vision.hand import INPUT_SIZE, Crop, crop_from_landmarks, crop_to_image, warp_crop
-from vision.handfeatures import GestureHead, hand_features
+from vision.handfeatures import N_HAND_FEATURES, GestureHead, embedding_basis, hand_features
 
 
 def _hand(rng: np.random.Generator) -> np.ndarray:
@@ -113,5 +113,43 @@ def test_head_round_trips_through_metadata_and_rejects_bad_shapes():
     assert again.probabilities(x).sum() == pytest.approx(1.0)
     bad = head.to_metadata()
     bad["layers"][1]["weight"] = bad["layers"][1]["weight"][:-1]
+    with pytest.raises(ModelError, match="bad gesture head"):
+        GestureHead.from_metadata(bad, "x/model.json")
+
+
+def test_a_head_that_reads_the_embedding_round_trips_and_reads_a_missing_one_as_the_mean():
+    rng = np.random.default_rng(5)
+    emb = rng.normal(size=(200, 16)) * np.linspace(3.0, 0.1, 16) + 2.0  # most spread on axis 0
+    mean, basis = embedding_basis(emb, 3)
+    np.testing.assert_allclose(mean, emb.mean(axis=0))
+    np.testing.assert_allclose(basis.T @ basis, np.eye(3), atol=1e-9)
+    assert abs(basis[0, 0]) > 0.9, "the first direction is the most spread one"
+    f = N_HAND_FEATURES + 3
+    head = GestureHead(
+        classes=("scissors", "rock", "paper"),
+        mean=np.zeros(f),
+        scale=np.ones(f),
+        weights=(rng.normal(size=(f, 3)),),
+        biases=(np.zeros(3),),
+        embedding_mean=mean,
+        embedding_basis=basis,
+    )
+    lm = np.stack([_hand(np.random.default_rng(k)) for k in range(3)])
+    again = GestureHead.from_metadata(head.to_metadata())
+    assert again.uses_embedding
+    np.testing.assert_allclose(again.read(lm, emb[:3]), head.read(lm, emb[:3]))
+    assert head.features(lm[0], emb[0]).shape == (f,)
+    # a look without an embedding (None, or a row of NaN) reads as the mean: projection 0
+    missing = emb[:3].copy()
+    missing[1] = np.nan
+    feats = head.features(lm, missing)
+    assert np.all(feats[1, N_HAND_FEATURES:] == 0) and np.any(feats[0, N_HAND_FEATURES:] != 0)
+    np.testing.assert_allclose(head.features(lm)[:, N_HAND_FEATURES:], 0.0)
+    np.testing.assert_allclose(head.read(lm[1], emb.mean(axis=0)), head.read(lm[1]), atol=1e-9)
+    with pytest.raises(ValueError, match="5 values, the head wants 16"):
+        head.features(lm, np.zeros((3, 5)))
+    # the inputs must be the landmark features plus one per direction
+    bad = head.to_metadata()
+    bad["embedding"]["basis"] = np.asarray(bad["embedding"]["basis"])[:, :2].tolist()
     with pytest.raises(ModelError, match="bad gesture head"):
         GestureHead.from_metadata(bad, "x/model.json")

@@ -19,9 +19,9 @@ from vision.hand import (
     SEARCH,
     LandmarkNet,
     best_pass,
+    embedding_blob,
     find_hand,
 )
-from vision.handfeatures import hand_features
 from vision.labels import Gesture
 from vision.paths import ASSETS_DIR
 from vision.sources import VideoFileSource
@@ -87,9 +87,36 @@ def test_the_bf16_network_reads_photos_as_the_exact_one_does(hand):
         px = np.abs(fast.landmarks[:, :2] - full.landmarks[:, :2]).max() * 224 / crop.size
         assert px < 3.0 and abs(fast.presence - full.presence) < 0.02, photo.name
         head = hand.recogniser.head
-        assert np.argmax(head.probabilities(hand_features(fast.landmarks))) == np.argmax(
-            head.probabilities(hand_features(full.landmarks))
+        assert np.argmax(head.read(fast.landmarks, fast.embedding)) == np.argmax(
+            head.read(full.landmarks, full.embedding)
         ), photo.name
+
+
+def test_the_head_reads_the_networks_embedding_and_taking_it_changes_no_output(hand):
+    """The shipped head reads the full network's pooled features (1152 values a pass, the vector
+    its output layers read) besides the landmarks. Keeping them costs no extra work and leaves
+    the landmarks and presence exactly as a net that does not keep them gives."""
+    rec = hand.recogniser
+    assert rec.head.uses_embedding and rec.head.embedding_basis.shape[0] == 1152
+    assert embedding_blob(HAND_DIR / rec.metadata["param"], rec.metadata["blobs"]["presence"])
+    plain = _net(hand, exact=True)
+    keeping = _net(hand, exact=True, embedding=True)
+    readings = []
+    for photo in dataset_images("hands-subhih", "rock", 2) + dataset_images("rps-cv", "paper", 2):
+        image = load(photo)
+        crop = best_pass(find_hand(rec.net, image, None, rec.weak, rec.search_net)).crop
+        a, b = plain(image, crop), keeping(image, crop)
+        assert a.embedding is None and b.embedding.shape == (1152,)
+        assert np.isfinite(b.embedding).all() and np.ptp(b.embedding) > 0
+        np.testing.assert_array_equal(a.landmarks, b.landmarks)
+        assert a.presence == b.presence
+        with_it, without = rec.head.read(b.landmarks, b.embedding), rec.head.read(b.landmarks)
+        assert not np.allclose(with_it, without, atol=1e-4), "the embedding counts"
+        readings.append(b.embedding)
+    assert not np.allclose(readings[0], readings[2], atol=1e-3), "photos differ"
+    # the recogniser's own passes carry it
+    p = rec.net(load(dataset_images("hands-subhih", "rock", 1)[0]), crop)
+    assert p.embedding is not None and p.embedding.shape == (1152,)
 
 
 @pytest.mark.parametrize("dataset", ["best-of-one", "finger-counting"])

@@ -29,9 +29,10 @@ log = logging.getLogger(__name__)
 @dataclass
 class Landmarks:
     """Per view: the set, file, numeric label, view number, landmarks (21, 3) normalised to the
-    box (0..1), best presence, the first pass's presence, the number of passes, and the mirrored
+    box (0..1), best presence, the first pass's presence, the number of passes, the mirrored
     look at the best crop (its landmarks, flipped back, and presence; a copy of the landmarks
-    and 0 where no hand was found)."""
+    and 0 where no hand was found), and the main network's embedding of both looks (float16;
+    NaN where that look was not run, or ran on the search network)."""
 
     sets: np.ndarray
     files: np.ndarray
@@ -43,6 +44,8 @@ class Landmarks:
     passes: np.ndarray
     mirror_landmarks: np.ndarray
     mirror_presence: np.ndarray
+    embedding: np.ndarray
+    mirror_embedding: np.ndarray
 
     @classmethod
     def concat(cls, parts: list[Landmarks]) -> Landmarks:
@@ -101,19 +104,23 @@ def _webcam(bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def read_view(net: LandmarkNet, bgr: np.ndarray, search_net: LandmarkNet | None = None) -> tuple:
     """(landmarks normalised to the box, presence, first pass's presence, passes, mirrored
-    landmarks, mirrored presence) of a photo, read as ``LandmarkRecogniser`` reads a still box
-    (the mirrored look only where the hand may be found: presence >= MIRROR_MIN_PRESENCE)."""
+    landmarks, mirrored presence, embedding, mirrored embedding) of a photo, read as
+    ``LandmarkRecogniser`` reads a still box (the mirrored look only where the hand may be
+    found: presence >= MIRROR_MIN_PRESENCE). ``net`` should be opened with ``embedding=True``."""
     h, w = bgr.shape[:2]
     passes = find_hand(net, bgr, Crop.box(w, h), search_net=search_net)
     best = best_pass(passes)
     side = max(h, w)  # landmarks as fractions of the photo's long side, from its corner
     lm = (best.landmarks / side).astype(np.float32)
-    mirror_lm, mirror_presence = lm, 0.0
+    mirror_lm, mirror_presence, mirror_emb = lm, 0.0, None
     if best.presence >= MIRROR_MIN_PRESENCE:
         mirrored = net(bgr, best.crop, mirror=True)
         mirror_lm = (mirrored.landmarks / side).astype(np.float32)
-        mirror_presence = mirrored.presence
-    return lm, best.presence, passes[0].presence, len(passes), mirror_lm, mirror_presence
+        mirror_presence, mirror_emb = mirrored.presence, mirrored.embedding
+    return (
+        lm, best.presence, passes[0].presence, len(passes), mirror_lm, mirror_presence,
+        best.embedding, mirror_emb,
+    )  # fmt: skip
 
 
 _worker_net: LandmarkNet | None = None
@@ -124,7 +131,7 @@ def _init_worker(model: tuple) -> None:
     """``model``: (param, bin, blobs) and optionally (search param, search bin)."""
     global _worker_net, _worker_search
     cv2.setNumThreads(1)
-    _worker_net = LandmarkNet(*model[:3], threads=1)
+    _worker_net = LandmarkNet(*model[:3], threads=1, embedding=True)
     _worker_search = LandmarkNet(*model[3:5], model[2], threads=1) if len(model) > 3 else None
 
 
@@ -165,6 +172,16 @@ def extract_items(
         "%s: %d views read in %.0f s", set_name or "images", len(jobs), time.perf_counter() - t0
     )
     empty_lm = np.zeros((0, 21, 3), np.float32)
+    width = max((r[k].size for r in results if r is not None for k in (6, 7) if r[k] is not None),
+                default=0)  # fmt: skip
+
+    def embeddings(k: int) -> np.ndarray:
+        out = np.full((len(keep), width), np.nan, np.float16)
+        for row, i in enumerate(keep):
+            if results[i][k] is not None:
+                out[row] = results[i][k]
+        return out
+
     return Landmarks(
         sets=np.array([set_name] * len(keep), dtype=object),
         files=np.array([jobs[i][0] for i in keep], dtype=object),
@@ -176,6 +193,8 @@ def extract_items(
         passes=np.array([results[i][3] for i in keep], np.int64),
         mirror_landmarks=np.stack([results[i][4] for i in keep]) if keep else empty_lm,
         mirror_presence=np.array([results[i][5] for i in keep], np.float32),
+        embedding=embeddings(6),
+        mirror_embedding=embeddings(7),
     )
 
 
@@ -195,7 +214,7 @@ def set_landmarks(
     cache = Path(cache_dir) / f"{root.name}-{tag}-v{views}-s{seed}.npz"
     if cache.is_file():
         data = np.load(cache, allow_pickle=True)
-        if str(data["key"]) == key:
+        if str(data["key"]) == key and set(Landmarks.fields()) <= set(data.files):
             return Landmarks(**{k: data[k] for k in Landmarks.fields()})
     marks = extract_items(items, model, views, seed, workers, root.name)
     cache.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ import numpy as np
 from training.handdata import extract_items
 from training.handhead import NONE_INDEX, HeadConfig, choose_threshold, fit_head
 from vision.errors import DatasetError
-from vision.handfeatures import GestureHead, hand_features
+from vision.handfeatures import GestureHead
 from vision.handrecogniser import resolve_asset
 from vision.paths import ASSETS_DIR, METADATA_NAME
 
@@ -59,7 +59,8 @@ def refit_landmarks(
             "the landmark network found too few of your hands to learn from: capture rock, "
             "paper and scissors again with the whole hand inside the box"
         )
-    new_head = fit_head(hand_features(marks.landmarks[fit]), marks.labels[fit], PERSONAL_HEAD, head)
+    feats = head.features(marks.landmarks[fit], marks.embedding[fit])
+    new_head = fit_head(feats, marks.labels[fit], PERSONAL_HEAD, head)
     plain = marks.views == 0
     threshold = float(meta["presence_threshold"])
     if (~hand[plain]).any():

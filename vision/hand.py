@@ -124,21 +124,45 @@ def crop_to_image(points: np.ndarray, crop: Crop) -> np.ndarray:
 @dataclass(frozen=True)
 class HandPass:
     """One pass of the landmark network: landmarks (21, 3) in image pixels, presence in [0, 1],
-    handedness (MediaPipe's score that it is a right hand), the crop it ran on, and whether that
-    crop was placed again from a weak pass's landmarks (``refined``)."""
+    handedness (MediaPipe's score that it is a right hand), the crop it ran on, whether that
+    crop was placed again from a weak pass's landmarks (``refined``), and the network's pooled
+    features of the crop (``embedding``, from a net opened with ``embedding=True``)."""
 
     landmarks: np.ndarray
     presence: float
     handedness: float
     crop: Crop
     refined: bool = False
+    embedding: np.ndarray | None = None
+
+
+def embedding_blob(param: str | Path, presence_blob: str) -> str:
+    """The name of the network's pooled feature vector in an ncnn ``.param`` file: the input of
+    the layer that gives the presence score (through any ``Split``), the vector every output
+    head reads (1152 values in ``hand_landmark_full``)."""
+    producers: dict[str, tuple[str, list[str]]] = {}
+    for line in Path(param).read_text().splitlines()[2:]:
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        n_in, n_out = int(fields[2]), int(fields[3])
+        inputs = fields[4 : 4 + n_in]
+        for out in fields[4 + n_in : 4 + n_in + n_out]:
+            producers[out] = (fields[0], inputs)
+    if presence_blob not in producers:
+        raise ModelError(f"{param}: no layer gives the presence blob {presence_blob!r}")
+    blob = producers[presence_blob][1][0]
+    while blob in producers and producers[blob][0] == "Split":
+        blob = producers[blob][1][0]
+    return blob
 
 
 class LandmarkNet:
     """The ncnn landmark network: ``net(bgr, crop) -> HandPass``. Thread-safe (calls serialised).
 
     ``blobs`` names the input and the landmark, presence and handedness outputs, as the model's
-    metadata lists them.
+    metadata lists them. With ``embedding`` each pass also keeps the pooled features the
+    outputs are read from (``HandPass.embedding``; no extra work: the pass computes them).
     """
 
     def __init__(
@@ -148,6 +172,7 @@ class LandmarkNet:
         blobs: dict,
         threads: int = 1,
         exact: bool = False,
+        embedding: bool = False,
     ) -> None:
         import ncnn
 
@@ -167,12 +192,17 @@ class LandmarkNet:
             self._outputs = (blobs["landmarks"], blobs["presence"], blobs["handedness"])
         except KeyError as exc:
             raise ModelError(f"landmark model metadata lacks the blob name {exc}") from exc
+        # extracted first: ncnn's light mode frees an inner blob once the outputs are read
+        self._embedding = embedding_blob(param, self._outputs[1]) if embedding else None
         self.passes = 0  # how many times the network has run (tracking tests count them)
         self.mirrored = 0  # how many of those ran on a mirrored crop
 
     def run_pixels(self, crop_bgr: np.ndarray) -> tuple[np.ndarray, float, float]:
         """Raw outputs for an ``INPUT_SIZE`` square BGR crop: landmarks (21, 3) in crop pixels,
         presence, handedness."""
+        return self._run(crop_bgr)[:3]
+
+    def _run(self, crop_bgr: np.ndarray) -> tuple[np.ndarray, float, float, np.ndarray | None]:
         ncnn = self._ncnn
         pixels = np.ascontiguousarray(crop_bgr)
         with self._lock:
@@ -183,29 +213,32 @@ class LandmarkNet:
             ex = self._net.create_extractor()
             ex.input(self._input, mat)
             outs = []
-            for name in self._outputs:
+            names = self._outputs if self._embedding is None else (self._embedding, *self._outputs)
+            for name in names:
                 ret, out = ex.extract(name)
                 if ret != 0:
                     raise ModelError(f"ncnn extract of {name!r} failed ({ret})")
                 outs.append(np.array(out, dtype=np.float64).reshape(-1))
             self.passes += 1
+        embedding = outs.pop(0).astype(np.float32) if self._embedding is not None else None
         landmarks, presence, handedness = outs
         if landmarks.size != 63:
             raise ModelError(f"landmark output {self._outputs[0]!r} has {landmarks.size} values")
-        return landmarks.reshape(21, 3), float(presence[0]), float(handedness[0])
+        return landmarks.reshape(21, 3), float(presence[0]), float(handedness[0]), embedding
 
     def __call__(self, bgr: np.ndarray, crop: Crop, mirror: bool = False) -> HandPass:
         """One pass on ``crop``; with ``mirror`` the crop is flipped left to right first (a
         second look at the same hand, as the other hand) and the landmarks flipped back."""
         pixels = warp_crop(bgr, crop)
         if not mirror:
-            points, presence, handedness = self.run_pixels(pixels)
-            return HandPass(crop_to_image(points, crop), presence, handedness, crop)
-        points, presence, handedness = self.run_pixels(cv2.flip(pixels, 1))
+            points, presence, handedness, emb = self._run(pixels)
+            return HandPass(crop_to_image(points, crop), presence, handedness, crop, embedding=emb)
+        points, presence, handedness, emb = self._run(cv2.flip(pixels, 1))
         self.mirrored += 1
         points = points.copy()
         points[:, 0] = INPUT_SIZE - points[:, 0]
-        return HandPass(crop_to_image(points, crop), presence, 1.0 - handedness, crop)
+        image_points = crop_to_image(points, crop)
+        return HandPass(image_points, presence, 1.0 - handedness, crop, embedding=emb)
 
 
 #: Where a still box is searched when the plain box finds no hand, in two rounds. First turned a

@@ -2,7 +2,10 @@
 numpy head that reads rock, paper or scissors from them. numpy only.
 
 Every feature is an angle or a distance ratio between landmarks, so turning the image, moving
-the hand nearer or farther, or mirroring it (a left hand for a right) leaves it unchanged.
+the hand nearer or farther, or mirroring it (a left hand for a right) leaves it unchanged. A
+head may also read the landmark network's pooled features of the crop (its ``embedding``),
+projected onto a few principal directions: the crop is placed upright from the landmarks, and
+the head reads it and its mirrored look alike.
 """
 
 from __future__ import annotations
@@ -70,16 +73,75 @@ def hand_features(landmarks: np.ndarray) -> np.ndarray:
     return feats[0] if single else feats
 
 
+#: How many features ``hand_features`` gives.
+N_HAND_FEATURES = 74
+
+
+def project_embeddings(embeddings, mean: np.ndarray, basis: np.ndarray, n: int) -> np.ndarray:
+    """``n`` embeddings (N, D) projected on ``basis`` (D, K) after ``mean``; a missing one (None,
+    or a row that is not finite: a pass of a network without them) reads as the mean, 0."""
+    out = np.zeros((n, basis.shape[1]))
+    if embeddings is None:
+        return out
+    emb = np.asarray(embeddings, np.float64).reshape(n, -1)
+    if emb.shape[1] != basis.shape[0]:
+        if emb.shape[1] == 0:
+            return out
+        raise ValueError(f"embeddings have {emb.shape[1]} values, the head wants {basis.shape[0]}")
+    ok = np.isfinite(emb).all(axis=1)
+    out[ok] = (emb[ok] - mean) @ basis
+    return out
+
+
+def embedding_basis(embeddings: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mean (D,) and the ``dims`` principal directions (D, dims) of embeddings (N, D),
+    rows that are not finite left out."""
+    emb = np.asarray(embeddings, np.float64)
+    emb = emb[np.isfinite(emb).all(axis=1)]
+    if len(emb) <= dims:
+        raise ValueError(f"{len(emb)} embeddings cannot give {dims} principal directions")
+    mean = emb.mean(axis=0)
+    centred = emb - mean
+    values, vectors = np.linalg.eigh(centred.T @ centred)
+    basis = vectors[:, np.argsort(values)[::-1][:dims]]
+    basis *= np.where(basis.sum(axis=0) < 0, -1.0, 1.0)  # a fixed sign, for reproducible heads
+    return mean, basis
+
+
 @dataclass(frozen=True)
 class GestureHead:
-    """A small MLP (or, with no hidden layers, logistic regression) over ``hand_features``:
-    standardised inputs, ReLU hidden layers, softmax over ``classes``."""
+    """A small MLP (or, with no hidden layers, logistic regression) over ``hand_features``
+    (and, with ``embedding_basis``, the network's embedding projected on it): standardised
+    inputs, ReLU hidden layers, softmax over ``classes``."""
 
     classes: tuple[str, ...]
     mean: np.ndarray
     scale: np.ndarray
     weights: tuple[np.ndarray, ...]
     biases: tuple[np.ndarray, ...]
+    embedding_mean: np.ndarray | None = None
+    embedding_basis: np.ndarray | None = None
+
+    @property
+    def uses_embedding(self) -> bool:
+        return self.embedding_basis is not None
+
+    def features(self, landmarks: np.ndarray, embeddings=None) -> np.ndarray:
+        """The head's inputs for hands (N, 21, 3) or one (21, 3), with their embeddings (N, D),
+        (D,) or None (where the head reads none, or a pass has none)."""
+        feats = hand_features(landmarks)
+        if self.embedding_basis is None:
+            return feats
+        single = feats.ndim == 1
+        feats = np.atleast_2d(feats)
+        assert self.embedding_mean is not None
+        proj = project_embeddings(embeddings, self.embedding_mean, self.embedding_basis, len(feats))
+        out = np.concatenate([feats, proj.astype(np.float32)], axis=1)
+        return out[0] if single else out
+
+    def read(self, landmarks: np.ndarray, embeddings=None) -> np.ndarray:
+        """Probabilities over ``classes`` for hands (or one hand) and their embeddings."""
+        return self.probabilities(self.features(landmarks, embeddings))
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         x = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
@@ -92,7 +154,7 @@ class GestureHead:
         return e / e.sum(axis=-1, keepdims=True)
 
     def to_metadata(self) -> dict:
-        return {
+        meta: dict = {
             "features_version": FEATURES_VERSION,
             "classes": list(self.classes),
             "mean": self.mean.tolist(),
@@ -102,6 +164,13 @@ class GestureHead:
                 for w, b in zip(self.weights, self.biases, strict=True)
             ],
         }
+        if self.embedding_basis is not None:
+            assert self.embedding_mean is not None
+            meta["embedding"] = {
+                "mean": self.embedding_mean.tolist(),
+                "basis": self.embedding_basis.tolist(),
+            }
+        return meta
 
     @classmethod
     def from_metadata(cls, meta: dict, where: str = "the model metadata") -> GestureHead:
@@ -112,14 +181,27 @@ class GestureHead:
                 )
             weights = tuple(np.asarray(layer["weight"], np.float64) for layer in meta["layers"])
             biases = tuple(np.asarray(layer["bias"], np.float64) for layer in meta["layers"])
+            emb_mean = emb_basis = None
+            if "embedding" in meta:  # older heads read the landmarks alone
+                emb_mean = np.asarray(meta["embedding"]["mean"], np.float64)
+                emb_basis = np.asarray(meta["embedding"]["basis"], np.float64)
+                if emb_basis.ndim != 2 or emb_mean.shape != (emb_basis.shape[0],):
+                    raise ValueError(
+                        f"embedding basis {emb_basis.shape} does not fit its mean {emb_mean.shape}"
+                    )
             head = cls(
                 classes=tuple(str(c) for c in meta["classes"]),
                 mean=np.asarray(meta["mean"], np.float64),
                 scale=np.asarray(meta["scale"], np.float64),
                 weights=weights,
                 biases=biases,
+                embedding_mean=emb_mean,
+                embedding_basis=emb_basis,
             )
             n = head.mean.size
+            wanted = N_HAND_FEATURES + (0 if emb_basis is None else emb_basis.shape[1])
+            if n != wanted:
+                raise ValueError(f"{n} inputs, but the features give {wanted}")
             for w, b in zip(weights, biases, strict=True):
                 if w.ndim != 2 or w.shape[0] != n or b.shape != (w.shape[1],):
                     raise ValueError(f"layer shapes {w.shape} / {b.shape} do not chain")

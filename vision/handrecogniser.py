@@ -27,7 +27,7 @@ from .hand import (
     crop_from_landmarks,
     find_hand,
 )
-from .handfeatures import GestureHead, hand_features
+from .handfeatures import GestureHead
 from .labels import CLASS_ORDER, Gesture
 from .paths import ASSETS_DIR
 
@@ -91,7 +91,10 @@ class LandmarkRecogniser:
             raise ModelError(f"{source}: classes must be {[g.value for g in CLASS_ORDER]}")
         self.head = GestureHead.from_metadata(head_meta, str(source))
         self._head_index = [self.classes.index(Gesture(c)) for c in self.head.classes]
-        self.net = LandmarkNet(param, binary, blobs, threads=threads, exact=exact)
+        # a head that reads the network's embedding gets it from the main network's passes
+        self.net = LandmarkNet(
+            param, binary, blobs, threads=threads, exact=exact, embedding=self.head.uses_embedding
+        )
         # a lighter network for the search passes of a box where the first pass saw no hand
         self.search_net = None
         if all(search):
@@ -119,9 +122,9 @@ class LandmarkRecogniser:
         same crop read mirrored) the head's throw is the mean of its readings of both."""
         q = hand_probability(hand.presence, self.threshold)
         probs = np.zeros(len(self.classes), np.float32)
-        head = self.head.probabilities(hand_features(hand.landmarks))
+        head = self.head.read(hand.landmarks, hand.embedding)
         if mirrored is not None:
-            head = (head + self.head.probabilities(hand_features(mirrored.landmarks))) / 2.0
+            head = (head + self.head.read(mirrored.landmarks, mirrored.embedding)) / 2.0
         probs[self._head_index] = head * q
         none = self.classes.index(Gesture.NONE)
         probs[none] = 1.0 - q
