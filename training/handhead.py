@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from training.handdata import Landmarks
-from vision.handfeatures import GestureHead, embedding_basis
+from vision.handfeatures import GestureHead, embedding_basis, head_inputs
 from vision.handrecogniser import MIRROR_MIN_PRESENCE
 from vision.labels import CLASS_ORDER, Gesture
 
@@ -173,13 +173,12 @@ def train_recipe(marks: Landmarks, cfg: HeadConfig = HeadConfig()) -> Recipe:
     hand = marks.labels != NONE_INDEX
     fit = hand & (marks.presence >= FIT_MIN_PRESENCE)
     # the embedding's principal directions, from the views the head is fitted on
-    frame = GestureHead(HEAD_CLASSES, np.zeros(0), np.zeros(0), (), ())
+    mean = basis = None
     if cfg.embedding_dims and marks.embedding.shape[1]:
         mean, basis = embedding_basis(marks.embedding[fit], cfg.embedding_dims)
-        frame = replace(frame, embedding_mean=mean, embedding_basis=basis)
-    feats = frame.features(marks.landmarks[fit], marks.embedding[fit])
+    feats = head_inputs(marks.landmarks[fit], marks.embedding[fit], mean, basis)
     head = fit_head(feats, marks.labels[fit], cfg)
-    head = replace(head, embedding_mean=frame.embedding_mean, embedding_basis=frame.embedding_basis)
+    head = replace(head, embedding_mean=mean, embedding_basis=basis)
     plain = marks.views == 0
     threshold = choose_threshold(marks.presence[plain], hand[plain])
     return Recipe(head, threshold, int(fit.sum()))

@@ -108,6 +108,24 @@ def embedding_basis(embeddings: np.ndarray, dims: int) -> tuple[np.ndarray, np.n
     return mean, basis
 
 
+def head_inputs(
+    landmarks: np.ndarray,
+    embeddings=None,
+    embedding_mean: np.ndarray | None = None,
+    embedding_basis: np.ndarray | None = None,
+) -> np.ndarray:
+    """``hand_features`` of hands (N, 21, 3) or one (21, 3), followed, with a basis, by their
+    embeddings projected on it (``project_embeddings``)."""
+    feats = hand_features(landmarks)
+    if embedding_basis is None or embedding_mean is None:
+        return feats
+    single = feats.ndim == 1
+    feats = np.atleast_2d(feats)
+    proj = project_embeddings(embeddings, embedding_mean, embedding_basis, len(feats))
+    out = np.concatenate([feats, proj.astype(np.float32)], axis=1)
+    return out[0] if single else out
+
+
 @dataclass(frozen=True)
 class GestureHead:
     """A small MLP (or, with no hidden layers, logistic regression) over ``hand_features``
@@ -129,15 +147,7 @@ class GestureHead:
     def features(self, landmarks: np.ndarray, embeddings=None) -> np.ndarray:
         """The head's inputs for hands (N, 21, 3) or one (21, 3), with their embeddings (N, D),
         (D,) or None (where the head reads none, or a pass has none)."""
-        feats = hand_features(landmarks)
-        if self.embedding_basis is None:
-            return feats
-        single = feats.ndim == 1
-        feats = np.atleast_2d(feats)
-        assert self.embedding_mean is not None
-        proj = project_embeddings(embeddings, self.embedding_mean, self.embedding_basis, len(feats))
-        out = np.concatenate([feats, proj.astype(np.float32)], axis=1)
-        return out[0] if single else out
+        return head_inputs(landmarks, embeddings, self.embedding_mean, self.embedding_basis)
 
     def read(self, landmarks: np.ndarray, embeddings=None) -> np.ndarray:
         """Probabilities over ``classes`` for hands (or one hand) and their embeddings."""
