@@ -73,8 +73,8 @@ def hand_features(landmarks: np.ndarray) -> np.ndarray:
     return feats[0] if single else feats
 
 
-#: How many features ``hand_features`` gives.
-N_HAND_FEATURES = 74
+#: How many features ``hand_features`` gives (74).
+N_HAND_FEATURES = hand_features(np.zeros((21, 3))).size
 
 
 def project_embeddings(embeddings, mean: np.ndarray, basis: np.ndarray, n: int) -> np.ndarray:
