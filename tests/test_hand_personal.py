@@ -68,6 +68,8 @@ def weak_base(tmp_path):
         layer["weight"] = (rng.permutation(w.ravel()).reshape(w.shape) * 0.3).tolist()
     for key in ("param", "bin", "search_param", "search_bin"):
         meta[key] = f"shipped:hand/{meta[key]}"
+    for key in ("param", "bin"):
+        meta["detector"][key] = f"shipped:hand/{meta['detector'][key]}"
     (folder / "model.json").write_text(json.dumps(meta))
     return folder
 

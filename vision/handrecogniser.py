@@ -19,6 +19,7 @@ import numpy as np
 from .classifier import Prediction, _as_bgr
 from .errors import ModelError
 from .hand import (
+    SEARCH,
     SEARCH_CROPS,
     Crop,
     HandPass,
@@ -93,6 +94,10 @@ class LandmarkRecogniser:
             self.weak = float(meta.get("weak_presence", 0.5))
             # a still box's found hand gets a second, mirrored look (older heads: none)
             self.mirror = bool(meta.get("mirror_pass", False))
+            # how many rounds of search crops a weak still box gets (older metadata: all)
+            self.search = SEARCH[: int(meta.get("search_rounds", len(SEARCH)))]
+            # below this head confidence a found hand gets a look placed by the palm detector
+            self.palm_look_below = float(meta.get("palm_look_below", 0.0))
             search = meta.get("search_param"), meta.get("search_bin")
             head_meta = meta["head"]
             # older metadata names no palm detector: boxes are searched as before
@@ -150,14 +155,14 @@ class LandmarkRecogniser:
         passes: int,
         mirrored: HandPass | None = None,
         palm_box: tuple[float, float, float, float] | None = None,
+        more: tuple[HandPass, ...] = (),
     ) -> HandPrediction:
         """The prediction for the landmarks and presence of one pass; with ``mirrored`` (the
-        same crop read mirrored) the head's throw is the mean of its readings of both."""
+        same crop read mirrored) and ``more`` looks at the same hand, the head's throw is the
+        mean of its readings of all of them."""
         q = hand_probability(hand.presence, self.threshold)
         probs = np.zeros(len(self.classes), np.float32)
-        head = self.head.read(hand.landmarks, hand.embedding)
-        if mirrored is not None:
-            head = (head + self.head.read(mirrored.landmarks, mirrored.embedding)) / 2.0
+        head = self.head_reading(hand, mirrored, *more)
         probs[self._head_index] = head * q
         none = self.classes.index(Gesture.NONE)
         probs[none] = 1.0 - q
@@ -177,6 +182,11 @@ class LandmarkRecogniser:
             palm_box if found and label is not Gesture.NONE else None,
         )
 
+    def head_reading(self, *looks: HandPass | None) -> np.ndarray:
+        """The head's throw probabilities, the mean over the given looks at one hand."""
+        kept = [look for look in looks if look is not None]
+        return np.mean([self.head.read(k.landmarks, k.embedding) for k in kept], axis=0)
+
     def __call__(self, image: np.ndarray) -> HandPrediction:
         """Read a still box (BGR): the box, maybe searched, then the landmark-placed crop and,
         when that found a hand, the same crop mirrored (the head reads both)."""
@@ -187,15 +197,25 @@ class LandmarkRecogniser:
             None,
             self.weak,
             self.search_net,
+            self.search,
             detector=self.detector,
             detector_first=self.detector_first,
         )
         hand = best_pass(passes)
         box = palm_box(passes)
-        if self.mirror and hand.presence >= self.threshold:
-            mirrored = self.net(bgr, hand.crop, mirror=True)
-            return self.read_pass(hand, len(passes) + 1, mirrored, box)
-        return self.read_pass(hand, len(passes), palm_box=box)
+        if hand.presence < self.threshold:
+            return self.read_pass(hand, len(passes), palm_box=box)
+        mirrored = self.net(bgr, hand.crop, mirror=True) if self.mirror else None
+        count = len(passes) + (mirrored is not None)
+        more: tuple[HandPass, ...] = ()
+        unsure = self.palm_look_below > 0 and box is None and self.detector is not None
+        if unsure and self.head_reading(hand, mirrored).max() < self.palm_look_below:
+            # an unsure head gets one more look: the hand placed by the palm detector instead
+            palms = self.detector(bgr, Crop.box(bgr.shape[1], bgr.shape[0]))[:1]
+            looks = [self.net(bgr, palm.crop()) for palm in palms]
+            count += len(looks)
+            more = tuple(look for look in looks if look.presence >= self.threshold)
+        return self.read_pass(hand, count, mirrored, box, more)
 
     def reset_tracking(self) -> None:
         with self._lock:
@@ -203,9 +223,10 @@ class LandmarkRecogniser:
 
     def track(self, image: np.ndarray) -> HandPrediction:
         """Read a stream's frame: one pass on the last frame's landmark crop while the hand is
-        there; when it is not, the box and the palm detector (a pass on the crop of the palm it
-        finds), or without a detector one of the search crops (a different one each frame), so
-        an empty box costs two looks a frame, not all of a still image's. With the
+        there; when it is not, the palm detector (a pass on the crop of the palm it finds) and,
+        where that finds no hand, the box; without a detector, the box and one of the search
+        crops (a different one each frame). An empty box costs two looks a frame, not all of a
+        still image's. With the
         mirrored look on, every other tracked frame is read mirrored: the stream's smoothing then
         averages both readings, as a still box's head does, at no extra pass."""
         bgr = _as_bgr(image)
@@ -218,11 +239,13 @@ class LandmarkRecogniser:
                     self._track = crop_from_landmarks(hand.landmarks)
                     return self.read_pass(hand, 1)
             if self.detector is not None:
-                # the box, then the palm detector and a pass on its palm's crop (MediaPipe's
-                # detector -> landmarks); the next frame's tracking places the crop again
+                # the palm detector and a pass on its palm's crop (MediaPipe's detector ->
+                # landmarks), and the box pass only where that found no hand (a hand whose
+                # wrist the box cuts off); the next frame's tracking places the crop again
                 box = Crop.box(bgr.shape[1], bgr.shape[0])
-                passes = [self.net(bgr, box)]
-                passes += detect_hands(self.net, self.detector, bgr, box, passes, self.weak)
+                passes = detect_hands(self.net, self.detector, bgr, box, [], self.weak)
+                if not passes or max(p.presence for p in passes) < self.weak:
+                    passes.append(self.net(bgr, box))
             else:
                 search = ((SEARCH_CROPS[self._turn % len(SEARCH_CROPS)],),)
                 self._turn += 1
