@@ -84,3 +84,14 @@ def broken_model_copy(tmp_path: Path, kind: str) -> Path:
         shutil.rmtree(folder)
         folder.mkdir()
     return folder
+
+
+def empty_video(path: Path, size: tuple[int, int] = (64, 48)) -> Path:
+    """A real MJPG .avi with no frames: the writer opened and released with nothing written."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, size)
+    assert writer.isOpened(), f"cannot write {path}"
+    writer.release()
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened() and not capture.grab(), f"{path} should open and hold no frame"
+    capture.release()
+    return path
