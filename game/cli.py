@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from vision.cores import checked_threads
+
 from .inputs import KEYBOARD, is_live_spec
 from .strategy import STRATEGIES
 
@@ -59,6 +61,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(f"--rounds must be at least 1, not {args.rounds} (or use --endless)")
     if args.threads < 1:
         parser.error("--threads must be at least 1")
+    args.threads = checked_threads(args.threads)
     if not args.speed > 0:
         parser.error("--speed must be positive (1 is normal, 2 twice as fast)")
     if args.max_replays < 1:

@@ -437,7 +437,9 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         history = predictor.checkpoint.get("history")
         default_out = Path(args.checkpoint).resolve().parent
     else:
-        predictor = NcnnPredictor(args.model_dir, threads=args.threads)
+        from vision.cores import checked_threads
+
+        predictor = NcnnPredictor(args.model_dir, threads=checked_threads(args.threads))
         default_out = predictor.classifier.folder
         hist = default_out / "history.json"
         history = json.loads(hist.read_text()) if hist.is_file() else None

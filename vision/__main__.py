@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from .cores import checked_threads
 from .errors import RPSError
 from .labels import CLASS_ORDER, Gesture
 
@@ -101,7 +102,7 @@ def _classifier(args, parser):
 
     if args.threads < 1:
         parser.error("--threads must be at least 1")
-    return GestureClassifier(args.model, threads=args.threads)
+    return GestureClassifier(args.model, threads=checked_threads(args.threads))
 
 
 def cmd_classify(args, parser) -> int:
@@ -301,7 +302,7 @@ def cmd_bench(args, parser) -> int:
         parser.error("--threads and --iterations must be at least 1, --warmup at least 0")
     result = run_bench(
         model=args.model,
-        threads=args.threads,
+        threads=checked_threads(args.threads),
         anchors=args.anchors,
         iterations=args.iterations,
         warmup=args.warmup,

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cores import checked_threads
+
 log = logging.getLogger(__name__)
 
 
@@ -177,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.frames, args.cycles, args.threads, args.warmup) < 1:
         parser.error("--frames, --cycles, --threads and --warmup must be at least 1")
+    args.threads = checked_threads(args.threads)
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     result = run_soak(
         args.frames,
