@@ -32,6 +32,33 @@ from .strategy import make_strategy
 log = logging.getLogger(__name__)
 
 FPS = 30
+#: SDL's drivers that draw nowhere a person can see; SDL falls back to ``offscreen`` by itself.
+INVISIBLE_DRIVERS = ("offscreen", "dummy")
+
+
+def no_screen_reason() -> str | None:
+    """Why the game would be invisible, or None: SDL found no screen and fell back to a driver
+    that draws nowhere (over SSH, or Pi OS Lite without ``SDL_VIDEODRIVER=kmsdrm``). A driver
+    named alone in ``SDL_VIDEODRIVER`` (``dummy`` for tests and screenshots) is taken as meant."""
+    import os
+
+    try:
+        pygame.display.init()
+        driver = pygame.display.get_driver()
+    except pygame.error as exc:
+        driver = f"none ({exc})"
+    finally:
+        pygame.display.quit()
+    asked = os.environ.get("SDL_VIDEODRIVER", "").strip().lower()
+    if driver in INVISIBLE_DRIVERS and asked == driver:
+        return None
+    if driver in INVISIBLE_DRIVERS or driver.startswith("none"):
+        return (
+            f"no screen found (SDL's video driver: {driver}): play without a screen with "
+            "--headless, or on a Pi without a desktop run with SDL_VIDEODRIVER=kmsdrm as a user "
+            "in the video, input and render groups"
+        )
+    return None
 
 
 @dataclass

@@ -138,7 +138,11 @@ def play(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    from .app import App, Options
+    from .app import App, Options, no_screen_reason
+
+    if problem := no_screen_reason():
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     from .inputs import open_input
     from .sound import load_sounds
 
