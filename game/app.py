@@ -85,7 +85,9 @@ class App:
         player_input: PlayerInput | None = None,
         sounds: Sounds | None = None,
         body: RobotBody | None = None,
+        round_log=None,
     ):
+        """``round_log``: a claimed ``RoundLog`` (else one is made from ``options.log_path``)."""
         self.options = options
         self.input = player_input or PlayerInput()
         self.sounds = sounds or Sounds.silent()
@@ -95,8 +97,8 @@ class App:
         self.timing = Timing().faster(options.speed)
         if not self.input.camera:  # time to find the key
             self.timing = Timing(capture=2.5).faster(options.speed)
-        self.round_log = None
-        if options.log_path is not None:
+        self.round_log = round_log
+        if round_log is None and options.log_path is not None:
             from .roundlog import RoundLog
 
             self.round_log = RoundLog(options.log_path)
@@ -309,6 +311,8 @@ class App:
         finally:
             self.input.stop()
             pygame.display.quit()
+            if self.round_log is not None:
+                self.round_log.close()
         return self.exit_code or 0
 
     def _make(self, name: str) -> Screen:

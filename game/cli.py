@@ -116,6 +116,20 @@ def _open_input(parser: argparse.ArgumentParser, args: argparse.Namespace, open_
     return player_input
 
 
+def _claim_log(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """The ``--log`` file, checked and locked (exit 2 when it cannot be used); None without."""
+    if args.log is None:
+        return None
+    from vision.errors import RPSError
+
+    from .roundlog import RoundLog
+
+    try:
+        return RoundLog(args.log).claim()
+    except RPSError as exc:
+        parser.error(f"--log: {exc}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -164,8 +178,13 @@ def play(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         player_input = _open_input(parser, args, open_input)
         if player_input.notice:  # Options.notice: the attract screen shows it
             options.notice = player_input.notice
+        try:
+            round_log = _claim_log(parser, args)
+        except SystemExit:  # the camera was opened: release it
+            player_input.stop()
+            raise
         sounds = load_sounds(mute=args.mute)
-        app = App(options, player_input, sounds, body)
+        app = App(options, player_input, sounds, body, round_log=round_log)
         try:
             with sigterm_raises():  # systemd's stop still runs body.close() below
                 return app.run()

@@ -321,6 +321,7 @@ def _run_headless(args: argparse.Namespace) -> int:
                     print(f"error: {problem}", file=sys.stderr)
                     return 2
                 stream = _open_stream(args)
+                roundlog.claim()  # not a round log, or another game's: exit 2 before playing
                 strategy = make_strategy(getattr(args, "strategy", None) or "adaptive",
                                          seed=getattr(args, "seed", None))  # fmt: skip
             except CameraUnavailable as exc:
@@ -355,3 +356,4 @@ def _run_headless(args: argparse.Namespace) -> int:
                 stream.stop()
             if body is not None:
                 body.close()
+            roundlog.close()
