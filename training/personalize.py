@@ -55,6 +55,7 @@ from training.collect import (
 from training.config import positive_float, positive_int
 from training.evaluate import predict_classes
 from vision import paths
+from vision.diskspace import disk_full, is_disk_full
 from vision.errors import DatasetError, ModelError, RPSError, SourceError
 from vision.labels import CLASS_ORDER, Gesture
 from vision.preprocess import Preprocessing
@@ -564,6 +565,14 @@ DEFAULT_KIND = "fused"
 # --- installing --------------------------------------------------------------------------------
 
 
+def model_size(kind: str) -> int:
+    """About how many bytes a personalised model of ``kind`` takes: its shipped folder's."""
+    folder = {"cnn": paths.SHIPPED_MODEL_DIR, "landmarks": paths.SHIPPED_HAND_DIR}.get(
+        kind, paths.SHIPPED_DEFAULT_DIR
+    )
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
 def _models_dir(models_dir: str | Path | None) -> Path:
     return Path(models_dir) if models_dir is not None else paths.user_models_dir()
 
@@ -937,6 +946,13 @@ def main(args: argparse.Namespace) -> int:
         )
     except RPSError as exc:  # bad captures, a bad base model: the message says what to do
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        needed = model_size(args.kind)  # nothing of the new model is left behind (staging)
+        error = disk_full(_models_dir(models_dir), needed, "the personalised model")
+        print(f"error: {error} (the model in use is unchanged)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nStopped: nothing was installed, your captures are untouched.", file=sys.stderr)
