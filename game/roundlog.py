@@ -111,8 +111,12 @@ class Stats:
             raise ValueError(f"unknown outcome {outcome!r}")
 
     def __str__(self) -> str:
-        text = f"player {self.wins} wins, {self.losses} losses, {self.draws} draws"
-        return text + (f", {self.void} void" if self.void else "")
+        """``player 3 wins, 1 loss, 0 draws`` (and the void rounds, if any)."""
+        counts = [(self.wins, "win", "wins"), (self.losses, "loss", "losses"),
+                  (self.draws, "draw", "draws")]  # fmt: skip
+        if self.void:
+            counts.append((self.void, "void round", "void rounds"))
+        return "player " + ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts)
 
 
 class RoundLog:
