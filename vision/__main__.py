@@ -108,12 +108,22 @@ def _classifier(args, parser):
 def cmd_classify(args, parser) -> int:
     import cv2
 
+    folders = [str(p) for p in args.images if p.is_dir()]
+    if folders:
+        parser.error(f"{', '.join(folders)}: a folder, not an image: pass image files (for "
+                     "example DIR/*.jpg), or use 'python -m vision evaluate DIR' on class "
+                     "folders")  # fmt: skip
     missing = [str(p) for p in args.images if not p.is_file()]
     if missing:
         parser.error(f"no such image: {', '.join(missing)}")
     classifier = _classifier(args, parser)
     status = 0
     for path in args.images:
+        if _truncated_jpeg(path):
+            print(f"{path}: a truncated JPEG (its end is missing): not classified; copy or "
+                  "save it again", file=sys.stderr)  # fmt: skip
+            status = 1
+            continue
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             print(f"{path}: not an image OpenCV can read", file=sys.stderr)
@@ -138,6 +148,16 @@ def cmd_classify(args, parser) -> int:
         else:
             print(f"{path}\t{pred.label.value}\t{pred.confidence:.3f}")
     return status
+
+
+def _truncated_jpeg(path: Path, tail: int = 4096) -> bool:
+    """A JPEG whose end-of-image marker is missing: OpenCV would read it, the lost part grey."""
+    with open(path, "rb") as f:
+        if f.read(2) != b"\xff\xd8":
+            return False  # not a JPEG: OpenCV decides
+        size = f.seek(0, 2)
+        f.seek(max(0, size - tail))
+        return b"\xff\xd9" not in f.read()
 
 
 def _class_folders(folder: Path) -> dict[Gesture, Path]:
