@@ -43,7 +43,7 @@ subcommands:
                             ncnn model + metadata, checked against PyTorch on real images
   info                      MACs and parameters of every network
   collect                   capture your own photos with the camera
-  personalize DATA          fine-tune the model on your captures and install it
+  personalize [DATA]        fine-tune the model on your captures and install it
   distill                   train the small network from a pretrained teacher
   landmarks                 fetch and convert MediaPipe's hand-landmark networks
   hand                      fit the landmark recogniser's head (leave-one-set-out figures)
@@ -548,7 +548,9 @@ def run_external(name: str, argv: Sequence[str]) -> int:
             raise
         print(f"{PROG} {name} is not available yet ({module_name} is missing)", file=sys.stderr)
         return 2
-    doc = (module.__doc__ or text).strip()
+    from vision.helptext import plain
+
+    doc = plain(module.__doc__ or text)
     parser = argparse.ArgumentParser(
         prog=f"{PROG} {name}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -35,6 +35,7 @@ from training.data import IMAGE_EXTS
 from vision import paths
 from vision.diskspace import DiskFull, disk_full, is_disk_full
 from vision.errors import RPSError, SourceError
+from vision.helptext import plain
 from vision.labels import CLASS_ORDER, THROWS, Gesture
 from vision.stream import roi_rect
 
@@ -640,7 +641,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Parse ``collect`` flags on their own (guided mode and tests)."""
     parser = argparse.ArgumentParser(
         prog="python -m training collect",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)

@@ -181,7 +181,8 @@ def train_one_epoch(
 
     model.train()
     total_loss, seen, correct, labelled = 0.0, 0, 0, 0
-    bar = tqdm(loader, desc=desc, leave=False, disable=not progress, unit="batch")
+    # a bar only on a terminal: in a log or a pipe its redraws are noise (tqdm's disable=None)
+    bar = tqdm(loader, desc=desc, leave=False, disable=None if progress else True, unit="batch")
     for batch in bar:
         images, labels = batch[0].to(device, non_blocking=True), batch[1].to(device)
         logits = model(images)

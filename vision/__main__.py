@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .cores import checked_threads
 from .errors import RPSError
+from .helptext import plain
 from .labels import CLASS_ORDER, Gesture
 
 log = logging.getLogger("vision")
@@ -36,7 +37,7 @@ def _roi(text: str) -> tuple[float, float, float, float]:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vision", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m vision", description=plain(__doc__))
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

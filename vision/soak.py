@@ -2,7 +2,7 @@
 
     python -m vision.soak [--frames 20000] [--cycles 4] [--size 320x240] [--json]
 
-Runs ``cycles`` start/stop rounds of a :class:`GestureStream` on an in-memory looping source
+Runs ``--cycles`` start/stop rounds of the threaded gesture stream on an in-memory looping source
 with the real classifier (odd frames included: grey, BGRA, tiny, empty), measures resident
 memory after a warm-up and at the end, and counts threads before and after. Passes with under
 ``--max-growth-mb`` (10) of growth and no thread left behind; exits 1 otherwise.
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .cores import checked_threads
+from .helptext import plain
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ def _size(text: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m vision.soak",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--frames", type=int, default=20_000, help="frames in all (default 20000)")
