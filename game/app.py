@@ -74,6 +74,8 @@ class Options:
     show_fps: bool = False
     log_path: Path | None = None
     notice: str | None = None  # a warning for the attract screen (e.g. which model fell back)
+    volume: float = 0.8  # 0..1
+    sound: bool = True  # off: silent at any volume (the settings screen's switch)
 
 
 class App:
@@ -91,6 +93,7 @@ class App:
         self.options = options
         self.input = player_input or PlayerInput()
         self.sounds = sounds or Sounds.silent()
+        self.sounds.set_volume(options.volume if options.sound else 0.0)
         self.body = body or NullBody()
         self.strategy = make_strategy(options.strategy, seed=options.seed)
         self.rng = random.Random(options.seed)

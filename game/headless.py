@@ -299,7 +299,7 @@ def _open_stream(args: argparse.Namespace):
         if is_live_spec(str(spec)):  # not plugged in, or not ready yet at boot: worth a retry
             raise CameraUnavailable(str(exc)) from exc
         raise
-    return GestureStream(source, classifier)
+    return GestureStream(source, classifier, roi=getattr(args, "roi", None))
 
 
 def run_headless(args: argparse.Namespace) -> int:

@@ -281,13 +281,17 @@ class AttractScreen(Screen):
 
     name = "attract"
 
+    SETTINGS = pygame.Rect(WIDTH - 132, 6, 124, 40)  # the way to settings (and quit) by touch
+
     def __init__(self, ctx):
         super().__init__(ctx)
         ctx.body.attract()
         self.cards = ThrowButtons(top=118)
 
     def handle_event(self, event) -> None:
-        if _is_start(event):
+        if event.type == TAP and self.SETTINGS.collidepoint(event.pos):
+            self.next = "settings"
+        elif _is_start(event):
             self.next = "countdown"
 
     def update(self, now: float, dt: float) -> None:
@@ -299,7 +303,11 @@ class AttractScreen(Screen):
 
     def draw(self, surface: pygame.Surface) -> None:
         super().draw(surface)
-        art.text(surface, "Rock  Paper  Scissors", 64, art.INK, center=(WIDTH / 2, 46), shadow=True)
+        art.text(surface, "Rock  Paper  Scissors", 64, art.INK, center=(WIDTH / 2 - 40, 46),
+                 shadow=True, max_width=WIDTH - 2 * self.SETTINGS.width - 40)  # fmt: skip
+        pygame.draw.rect(surface, art.PANEL, self.SETTINGS, border_radius=10)
+        pygame.draw.rect(surface, art.MUTED, self.SETTINGS, 2, border_radius=10)
+        art.text(surface, "Settings", 24, art.INK, center=self.SETTINGS.center)
         art.draw_robot_face(surface, (120, 160), 110, self.now)
         bob = math.sin(self.now * 2.5) * 5
         for i, g in enumerate(THROWS):
@@ -636,10 +644,15 @@ class MatchEndScreen(Screen):
         art.text(surface, prompt, 34, colour, center=(WIDTH / 2, 452))
 
 
+from .settingsscreen import SettingsScreen  # noqa: E402 (built from the pieces above)
+
 SCREENS: dict[str, type[Screen]] = {
     cls.name: cls
-    for cls in (NoCameraScreen, AttractScreen, CountdownScreen, ResultScreen, MatchEndScreen)
-}
+    for cls in (
+        NoCameraScreen, AttractScreen, CountdownScreen, ResultScreen, MatchEndScreen,
+        SettingsScreen,
+    )
+}  # fmt: skip
 
 
 def _wrap(message: str, width: int) -> list[str]:
