@@ -135,3 +135,14 @@ def test_an_empty_test_set_reads_no_accuracy_not_nan():
     text = format_report(report, "rps-cv: ")
     assert text == "rps-cv: no test images, so no accuracy (check the dataset's test list)"
     assert json.loads(json.dumps(report.to_dict(), allow_nan=False))["accuracy"] is None
+
+
+def test_split_prints_class_counts_in_words_not_a_dict(tmp_path, capsys):
+    from tests.test_training_cli import make_dataset
+    from training.cli import main as training_main
+
+    data = make_dataset(tmp_path / "data")
+    assert training_main(["split", str(data), "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "{" not in out
+    assert f"{data / 'train.txt'}: 12 images (scissors 0, rock 4, paper 4, none 4)" in out

@@ -292,7 +292,13 @@ def _data_info(datasets) -> list[dict]:
 
 
 def cmd_split(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from training.data import find_test_list, label_counts, split_dataset, write_split
+    from training.data import (
+        counts_text,
+        find_test_list,
+        label_counts,
+        split_dataset,
+        write_split,
+    )
 
     root = Path(args.data)
     if not 0.0 < args.test_fraction < 1.0:
@@ -309,8 +315,8 @@ def cmd_split(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         _fail(parser, f"--test-list {test_list} does not exist")
     split = split_dataset(root, args.test_fraction, args.seed, test_list)
     train_path, test_path = write_split(split, out)
-    print(f"{train_path}: {len(split.train)} images {label_counts(split.train)}")
-    print(f"{test_path}: {len(split.test)} images {label_counts(split.test)}")
+    print(f"{train_path}: {len(split.train)} images ({counts_text(label_counts(split.train))})")
+    print(f"{test_path}: {len(split.test)} images ({counts_text(label_counts(split.test))})")
     return 0
 
 

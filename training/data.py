@@ -289,6 +289,11 @@ def label_counts(items: Iterable[Item]) -> dict[str, int]:
     return counts
 
 
+def counts_text(counts: dict[str, int]) -> str:
+    """``rock 10, paper 12, scissors 9, none 0``: class counts for people (not a dict)."""
+    return ", ".join(f"{name} {n}" for name, n in counts.items())
+
+
 # --- the dataset -------------------------------------------------------------------------------
 
 

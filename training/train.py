@@ -26,7 +26,14 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from training.augment import Augmenter
 from training.config import TrainConfig
-from training.data import UNLABELLED, GestureDataset, Item, drop_unreadable, label_counts
+from training.data import (
+    UNLABELLED,
+    GestureDataset,
+    Item,
+    counts_text,
+    drop_unreadable,
+    label_counts,
+)
 from training.models import build_model
 from vision.errors import ConfigError, ModelError
 from vision.labels import CLASS_ORDER
@@ -323,7 +330,8 @@ def train(
     if not train_items:
         raise ConfigError("no training images: check the dataset and its train list")
     counts = label_counts(train_items)
-    log.info("training on %d images %s, testing on %d", len(train_items), counts, len(test_items))
+    log.info("training on %d images (%s), testing on %d", len(train_items), counts_text(counts),
+             len(test_items))  # fmt: skip
     for warning in empty_class_warnings(counts):
         log.warning("warning: %s", warning)
     augment = Augmenter(spec, config.augment, config.background_p)
