@@ -82,3 +82,26 @@ def test_personalize_on_a_full_disk_keeps_the_model_in_use(tmp_path, datasets_di
     assert errors[0].endswith("and run this again (the model in use is unchanged)")
     assert "Traceback" not in done.stderr
     assert "\nA\n" in done.stdout and "left=active \n" in done.stdout  # no half model left
+
+
+def test_training_split_on_a_full_disk_leaves_no_half_list(tmp_path):
+    from tests.test_training_cli import make_dataset
+
+    data = make_dataset(tmp_path / "data", per_class=100)  # lists of a few KB
+    out = tmp_path / "lists"
+    code = (
+        "import sys; from pathlib import Path; d = Path(sys.argv[1])\n"
+        "try:\n    (d / 'filler').write_bytes(b'x' * 20_000)\nexcept OSError:\n    pass\n"
+        "from training.cli import main\n"
+        "sys.exit(main(['split', sys.argv[2], '--out', sys.argv[1]]))"
+    )
+    after = 'echo "left=$(ls -A "$DIR" | grep -v filler | tr "\\n" " ")"'
+    done = on_a_full_disk(out, 20, [sys.executable, "-c", code, str(out), str(data)], after)
+    assert "exit=2" in done.stdout, done.stdout + done.stderr[-3000:]
+    assert "left= \n" in done.stdout or "left=\n" in done.stdout  # no list, no temporary file
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"python -m training split: error: the disk is full at {out}: writing train.txt needs "
+        "about "
+    ), done.stderr[-3000:]
+    assert "Traceback" not in done.stderr

@@ -611,6 +611,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RPSError as exc:  # a user's mistake found while running (bad dataset, bad checkpoint)
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk anywhere: one line, not a traceback
+        from vision.diskspace import disk_full, is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        where = Path(exc.filename).parent if exc.filename else Path.cwd()
+        print(f"{PROG} {args.command}: error: {disk_full(where, None)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -46,12 +46,15 @@ def size_text(n: int) -> str:
     return f"{n / 1000**3:.1f} GB"
 
 
-def disk_full(path: str | Path, needed: int, what: str = "this") -> DiskFull:
-    """The error for a write of about ``needed`` bytes that did not fit at ``path``."""
+def disk_full(path: str | Path, needed: int | None, what: str = "this") -> DiskFull:
+    """The error for a write of about ``needed`` bytes (None: not known) that did not fit at
+    ``path``."""
     free = free_bytes(path)
-    have = f", {size_text(free)} free" if free is not None else ""
+    have = f"{size_text(free)} free" if free is not None else ""
+    need = f"{what} needs about {size_text(needed)} free" if needed is not None else ""
+    space = ", ".join(part for part in (need, have) if part)
     return DiskFull(
         errno.ENOSPC,
-        f"the disk is full at {path}: {what} needs about {size_text(needed)} free{have}; "
-        "free some space (or use a folder on another disk) and run this again",
+        f"the disk is full at {path}: {space}; free some space (or use a folder on another "
+        "disk) and run this again",
     )
