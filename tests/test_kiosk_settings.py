@@ -177,3 +177,18 @@ def test_headless_play_reads_the_hand_in_the_same_box(tmp_path, datasets_dir):
         assert stream.roi_rect((120, 160, 3)) == (80, 0, 80, 120)
     finally:
         stream.stop()
+
+
+def test_a_touchscreen_alone_reaches_settings_and_quits_the_game():
+    """The real loop: a click on Settings, then a finger on Quit game, as SDL delivers them."""
+    pygame.init()  # SDL's timer, which delivers the taps
+    app = App(Options(seed=1), PlayerInput(), Sounds.silent())
+    click = pygame.event.Event(
+        pygame.MOUSEBUTTONDOWN, pos=AttractScreen.SETTINGS.center, button=1, touch=False
+    )
+    x, y = SettingsScreen(app).buttons["quit"].rect.center
+    finger = pygame.event.Event(pygame.FINGERDOWN, x=x / 800, y=y / 480, touch_id=1, finger_id=1)
+    pygame.time.set_timer(click, 400, loops=1)  # one timer per event type: two types
+    pygame.time.set_timer(finger, 1200, loops=1)
+    assert app.run() == 0
+    assert app.screens_shown == ["attract", "settings"]  # not a match: the taps hit buttons
