@@ -14,7 +14,7 @@ import numpy as np
 import pygame
 
 from vision.labels import THROWS, Gesture
-from vision.overlay import draw_skeleton
+from vision.overlay import draw_palm_box, draw_skeleton
 
 from . import art
 from .art import HEIGHT, WIDTH
@@ -95,6 +95,9 @@ def frame_surface(ctx, size: tuple[int, int]):
         # the hand the landmark recogniser placed in this very frame: its 21-point skeleton,
         # only while the label under the preview names a throw (the label is smoothed over a
         # few frames: a skeleton over "no hand" read as a contradiction)
+        box = getattr(reading, "palm_box", None)
+        if box is not None:  # where the palm detector found it (a hand the box pass missed)
+            draw_palm_box(small, tuple(v * scale for v in box), (40, 160, 230), 2)
         draw_skeleton(small, np.asarray(marks)[:, :2] * scale, (40, 160, 230), 2)
     rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
     x, y, rw, rh = ctx.input.roi_rect(image.shape)

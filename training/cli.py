@@ -66,6 +66,10 @@ EXTERNAL = {
         "training.handcmd",
         "fit the landmark recogniser's gesture head on every set (leave-one-set-out figures)",
     ),
+    "views": (
+        "training.handviews",
+        "leave-one-set-out on far, cut-off and blurred views of each set (finding hands)",
+    ),
     "fusion": (
         "training.fusion",
         "choose when the default recogniser asks the CNN (leave-one-set-out figures)",

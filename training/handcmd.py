@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from training import palmdetector
 from training.config import positive_int
 from training.handdata import AUGMENT_VERSION, Landmarks, set_landmarks
 from training.handhead import HeadConfig, leave_one_set_out, summarise, train_recipe
@@ -20,9 +21,12 @@ from training.landmarks import BLOBS, HAND_DIR
 from vision.errors import RPSError
 from vision.hand import SEARCH_VERSION
 from vision.labels import CLASS_ORDER
+from vision.palm import MIN_SCORE
 
 log = logging.getLogger("training.hand")
 
+#: The palm detector the recogniser ships with (see ``python -m training views``).
+DETECTOR = "lite"
 DEFAULT_SETS = (
     "rps-sxsw", "rps-cv", "best-of-one", "hands-subhih",
     "finger-counting", "sign-digits", "roboflow-hands",
@@ -77,7 +81,33 @@ def network_files(network: str, out: Path) -> tuple[str, str]:
     return tuple(f"shipped:hand/{n}" for n in names)  # type: ignore[return-value]
 
 
-def metadata(recipe, network: str, out: Path, extra: dict, search: str = "lite") -> dict:
+def detector_metadata(variant: str, out: Path, before_search: bool = True) -> dict:
+    """The metadata's palm detector (MediaPipe's, ``variant`` full or lite), its files named as
+    the landmark network's are."""
+    stem = f"palm_detection_{variant}.ncnn"
+    param, binary = (
+        (f"{stem}.param", f"{stem}.bin")
+        if out.resolve() == HAND_DIR.resolve()
+        else (f"shipped:hand/{stem}.param", f"shipped:hand/{stem}.bin")
+    )
+    return {
+        "network": f"MediaPipe palm_detection_{variant} (Apache-2.0), ncnn",
+        "param": param,
+        "bin": binary,
+        "blobs": palmdetector.BLOBS,
+        "min_score": MIN_SCORE,
+        "before_search": before_search,
+    }
+
+
+def metadata(
+    recipe,
+    network: str,
+    out: Path,
+    extra: dict,
+    search: str = "lite",
+    detector: str | None = DETECTOR,
+) -> dict:
     param, binary = network_files(network, out)
     search_files = {}
     if search != network:  # a lighter network for the search crops
@@ -95,6 +125,7 @@ def metadata(recipe, network: str, out: Path, extra: dict, search: str = "lite")
         **search_files,
         "weak_presence": 0.5,
         "mirror_pass": True,
+        **({"detector": detector_metadata(detector, out)} if detector else {}),
         "head": recipe.head.to_metadata(),
         **extra,
     }

@@ -1,11 +1,13 @@
-"""``python -m training landmarks``: fetch MediaPipe's hand-landmark networks and convert them.
+"""``python -m training landmarks``: fetch MediaPipe's hand networks and convert them.
 
 The ``mediapipe`` wheel (a zip) carries ``hand_landmark_full.tflite`` and
-``hand_landmark_lite.tflite`` (Apache-2.0). They are read out of it without importing mediapipe
-(its protobuf<5 pin clashes with onnx), converted TFLite -> ONNX (``tflite2onnx``) -> ncnn
-(``pnnx``), and the ncnn model is checked against the ONNX one under onnxruntime (and against
-TFLite itself when ``ai-edge-litert`` is installed) on real photos: landmarks within 1 px,
-presence within 0.01, or the command fails and writes nothing.
+``hand_landmark_lite.tflite``, and the palm detectors ``palm_detection_{full,lite}.tflite``
+(Apache-2.0; the detectors' conversion is ``training.palmdetector``). They are read out of it
+without importing mediapipe (its protobuf<5 pin clashes with onnx), converted TFLite -> ONNX
+(``tflite2onnx``) -> ncnn (``pnnx``), and each ncnn model is checked against the ONNX one under
+onnxruntime (and against TFLite itself when ``ai-edge-litert`` is installed) on real photos:
+landmarks within 1 px and presence within 0.01, the detectors' raw box and score tensors within
+0.05 px and 0.01 of a logit, or the command fails and writes nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training import palmdetector
 from vision.errors import ModelError
 from vision.hand import INPUT_SIZE, LandmarkNet
 from vision.paths import ASSETS_DIR
@@ -34,13 +37,17 @@ VARIANTS = ("full", "lite")
 WHEEL_PATH = "mediapipe/modules/hand_landmark/hand_landmark_{}.tflite"
 WHEEL_LICENSE = f"mediapipe-{MEDIAPIPE_VERSION}.dist-info/LICENSE"
 NOTICE = f"""\
-The files hand_landmark_full.ncnn.* and hand_landmark_lite.ncnn.* in this folder are converted
-from MediaPipe's hand landmark models (hand_landmark_full.tflite, hand_landmark_lite.tflite),
-Copyright The MediaPipe Authors, licensed under the Apache License, Version 2.0 (LICENSE here,
-as shipped in the mediapipe {MEDIAPIPE_VERSION} wheel). Source: https://github.com/google-ai-edge/mediapipe
-(mediapipe/modules/hand_landmark/), taken from the mediapipe=={MEDIAPIPE_VERSION} wheel on PyPI.
-Changes: converted TFLite -> ONNX (tflite2onnx) -> ncnn (pnnx, fp32 weights) by
-`python -m training landmarks`; the weights are otherwise unchanged.
+The files hand_landmark_full.ncnn.*, hand_landmark_lite.ncnn.*, palm_detection_full.ncnn.* and
+palm_detection_lite.ncnn.* in this folder are converted from MediaPipe's hand landmark models
+(hand_landmark_full.tflite, hand_landmark_lite.tflite) and palm detection models
+(palm_detection_full.tflite, palm_detection_lite.tflite), Copyright The MediaPipe Authors,
+licensed under the Apache License, Version 2.0 (LICENSE here, as shipped in the mediapipe
+{MEDIAPIPE_VERSION} wheel). Source: https://github.com/google-ai-edge/mediapipe
+(mediapipe/modules/hand_landmark/, mediapipe/modules/palm_detection/), taken from the
+mediapipe=={MEDIAPIPE_VERSION} wheel on PyPI. Changes: converted TFLite -> ONNX (tflite2onnx) ->
+ncnn (pnnx, fp32 weights) by `python -m training landmarks` (for the palm detectors, a PReLU
+slope's shape and the two 2x bilinear upsampling layers are written in forms the converters
+take); the weights are otherwise unchanged.
 """
 HAND_DIR = ASSETS_DIR / "hand"
 #: ncnn blob names pnnx gives the converted network (checked against ONNX at conversion).
@@ -91,14 +98,14 @@ def download_wheel(folder: Path) -> Path:
     return wheels[0]
 
 
-def read_tflite(wheel: Path, variant: str, out: Path) -> Path:
-    name = WHEEL_PATH.format(variant)
+def read_tflite(wheel: Path, variant: str, out: Path, member: str = WHEEL_PATH) -> Path:
+    name = member.format(variant)
     try:
         with zipfile.ZipFile(wheel) as z:
             data = z.read(name)
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
         raise ModelError(f"{wheel} has no readable {name}: {exc}") from exc
-    path = out / f"hand_landmark_{variant}.tflite"
+    path = out / Path(name).name
     path.write_bytes(data)
     return path
 
@@ -226,6 +233,23 @@ def build(out: Path, wheel: Path | None, data: list[Path], images: int) -> dict:
                 "tflite_sha256": sha256(tflite),
                 "param": f"hand_landmark_{variant}.ncnn.param",
                 "bin": f"hand_landmark_{variant}.ncnn.bin",
+                "parity": {"images": len(photos), **parity},
+            }
+        for variant in palmdetector.VARIANTS:
+            tflite = read_tflite(wheel, variant, work, palmdetector.WHEEL_PATH)
+            onnx_path, param, binary = palmdetector.convert(tflite, work)
+            parity = palmdetector.check_parity(param, binary, onnx_path, tflite, photos)
+            palmdetector.check(variant, parity)
+            stem = f"palm_detection_{variant}"
+            shutil.copy(param, staged / f"{stem}.ncnn.param")
+            shutil.copy(binary, staged / f"{stem}.ncnn.bin")
+            report[f"palm_{variant}"] = {
+                "source": f"mediapipe=={MEDIAPIPE_VERSION} wheel, "
+                f"{palmdetector.WHEEL_PATH.format(variant)}",
+                "tflite_sha256": sha256(tflite),
+                "param": f"{stem}.ncnn.param",
+                "bin": f"{stem}.ncnn.bin",
+                "blobs": palmdetector.BLOBS,
                 "parity": {"images": len(photos), **parity},
             }
         with zipfile.ZipFile(wheel) as z:

@@ -300,6 +300,7 @@ class _OverlayWriter:
             reading.fps,
             reading.state,
             landmarks=reading.landmarks if reading.frame_index == frame.index else None,
+            palm_box=reading.palm_box if reading.frame_index == frame.index else None,
         )
         if self._writer is None:
             self.size = (image.shape[1], image.shape[0])

@@ -4,12 +4,13 @@ The network (``hand_landmark_full`` or ``_lite``, Apache-2.0, converted by
 ``python -m training landmarks``) takes a 224x224 RGB crop in [0, 1] and gives 21 landmarks
 (x, y in crop pixels, z at about the same scale), a hand-presence score and handedness.
 
-A still image (the player's box) is read as MediaPipe's tracking reads a frame, without its
-palm detector (which misses hands whose wrist the box cuts off):
-pass 1 on the square box itself (and, if that is weak, on a zoomed-out box), then pass 2 on a crop
-placed from pass 1's landmarks (rotated so that wrist -> middle knuckles points up, the
-landmarks' box doubled and shifted up). In a stream, the next frame starts from the last frame's
-landmark crop: one pass a frame while the hand stays.
+A still image (the player's box) is read as MediaPipe's tracking reads a frame, starting without
+its palm detector (which misses hands whose wrist the box cuts off): pass 1 on the square box
+itself; if that is weak, the palm detector (``vision.palm``) on the box and a pass on each palm's
+crop, and the search crops (turned, zoomed); then pass 2 on a crop placed from the best pass's
+landmarks (rotated so that wrist -> middle knuckles points up, the landmarks' box doubled and
+shifted up). In a stream, the next frame starts from the last frame's landmark crop: one pass a
+frame while the hand stays; when it is lost, the box pass and the detector find it again.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ import math
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from .errors import ModelError
+
+if TYPE_CHECKING:
+    from .palm import Palm, PalmDetector
 
 INPUT_SIZE = 224
 #: The landmarks MediaPipe places its tracking crop from (wrist, the thumb's base, the MCP and
@@ -126,7 +131,8 @@ class HandPass:
     """One pass of the landmark network: landmarks (21, 3) in image pixels, presence in [0, 1],
     handedness (MediaPipe's score that it is a right hand), the crop it ran on, whether that
     crop was placed again from a weak pass's landmarks (``refined``), and the network's pooled
-    features of the crop (``embedding``, from a net opened with ``embedding=True``)."""
+    features of the crop (``embedding``, from a net opened with ``embedding=True``), and the
+    palm detection its crop was placed from (``palm``; None for every other pass)."""
 
     landmarks: np.ndarray
     presence: float
@@ -134,6 +140,7 @@ class HandPass:
     crop: Crop
     refined: bool = False
     embedding: np.ndarray | None = None
+    palm: Palm | None = None
 
 
 def embedding_blob(param: str | Path, presence_blob: str) -> str:
@@ -281,16 +288,22 @@ def find_hand(
     search_net: LandmarkNet | None = None,
     search: tuple[tuple[tuple[float, float], ...], ...] = SEARCH,
     refine: int = REFINE_ROUNDS,
+    detector: PalmDetector | None = None,
+    detector_first: bool = True,
 ) -> list[HandPass]:
     """The passes for a still image, best last: the box (``start`` or the whole image's
-    square); while the best so far is weaker than ``weak``, the ``search`` rounds of crops
-    (zoom, turn), run on ``search_net`` (a lighter network) when given, a later round only after
-    a hint of a hand (``HINT_FLOOR``); then the crop placed from the best one's landmarks, unless
-    nothing hand-like was seen; while that is still weak, up to ``refine`` crops each placed from
-    the last one's landmarks (``refined``). Returns every pass made."""
+    square); while the best so far is weaker than ``weak``, the palm ``detector`` on the box
+    (a pass on each palm's crop; before the search when ``detector_first``, else after it) and
+    the ``search`` rounds of crops (zoom, turn), run on ``search_net`` (a lighter network) when
+    given, a later round only after a hint of a hand (``HINT_FLOOR``); then the crop placed from
+    the best one's landmarks, unless nothing hand-like was seen; while that is still weak, up to
+    ``refine`` crops each placed from the last one's landmarks (``refined``). Returns every pass
+    made."""
     h, w = bgr.shape[:2]
     first = start if start is not None else Crop.box(w, h)
     passes = [net(bgr, first)]
+    if detector is not None and detector_first:
+        passes += detect_hands(net, detector, bgr, first, passes, weak)
     for k, round_ in enumerate(search):
         if k > 0 and max(p.presence for p in passes) < HINT_FLOOR:
             break
@@ -299,6 +312,8 @@ def find_hand(
                 break
             crop = Crop(first.cx, first.cy, first.size * zoom, first.angle + turn)
             passes.append((search_net or net)(bgr, crop))
+    if detector is not None and not detector_first:
+        passes += detect_hands(net, detector, bgr, first, passes, weak)
     seed = max(passes, key=lambda p: p.presence)
     if seed.presence >= SEED_FLOOR:
         passes.append(net(bgr, crop_from_landmarks(seed.landmarks)))
@@ -309,6 +324,31 @@ def find_hand(
         last = replace(net(bgr, crop_from_landmarks(last.landmarks)), refined=True)
         passes.append(last)
     return passes
+
+
+#: Palms the detector hands to the landmark network in one look (best first).
+MAX_PALMS = 2
+
+
+def detect_hands(
+    net: LandmarkNet,
+    detector: PalmDetector,
+    bgr: np.ndarray,
+    region: Crop,
+    passes: list[HandPass],
+    weak: float = 0.5,
+) -> list[HandPass]:
+    """Unless a pass so far reached ``weak``: the palm detector on ``region``, then a landmark
+    pass on the crop of each palm it reports (up to ``MAX_PALMS``, stopping at the first that
+    reaches ``weak``)."""
+    if passes and max(p.presence for p in passes) >= weak:
+        return []
+    out = []
+    for palm in detector(bgr, region)[:MAX_PALMS]:
+        out.append(replace(net(bgr, palm.crop()), palm=palm))
+        if out[-1].presence >= weak:
+            break
+    return out
 
 
 def best_pass(passes: list[HandPass]) -> HandPass:

@@ -25,10 +25,12 @@ from .hand import (
     LandmarkNet,
     best_pass,
     crop_from_landmarks,
+    detect_hands,
     find_hand,
 )
 from .handfeatures import GestureHead
 from .labels import CLASS_ORDER, Gesture
+from .palm import PalmDetector
 from .paths import ASSETS_DIR
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ class HandPrediction(Prediction):
 
     presence: float = 0.0
     passes: int = 0
+    #: the palm detector's box ``(x0, y0, x1, y1)`` (image pixels) where it placed the hand read
+    palm_box: tuple[float, float, float, float] | None = None
 
 
 def hand_probability(presence: float, threshold: float, sharpness: float = 4.0) -> float:
@@ -65,6 +69,12 @@ def hand_probability(presence: float, threshold: float, sharpness: float = 4.0) 
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
+def palm_box(passes: list[HandPass]) -> tuple[float, float, float, float] | None:
+    """The box of the palm the surest detector-placed pass was read in, if the detector ran."""
+    placed = [p for p in passes if p.palm is not None]
+    return max(placed, key=lambda p: p.presence).palm.box if placed else None
+
+
 class LandmarkRecogniser:
     """``recogniser(bgr) -> HandPrediction`` for a still box; ``track(bgr)`` for a stream."""
 
@@ -72,6 +82,8 @@ class LandmarkRecogniser:
 
     def __init__(self, meta: dict, folder: Path, threads: int = 1, exact: bool = False):
         source = folder / "model.json"
+        detector_meta = None
+        self.detector_first = True
         try:
             self.classes = tuple(Gesture.parse(c) for c in meta["classes"])
             param = resolve_asset(str(meta["param"]), folder)
@@ -83,6 +95,16 @@ class LandmarkRecogniser:
             self.mirror = bool(meta.get("mirror_pass", False))
             search = meta.get("search_param"), meta.get("search_bin")
             head_meta = meta["head"]
+            # older metadata names no palm detector: boxes are searched as before
+            detector_meta = meta.get("detector")
+            if detector_meta is not None:
+                detector_files = (
+                    resolve_asset(str(detector_meta["param"]), folder),
+                    resolve_asset(str(detector_meta["bin"]), folder),
+                    dict(detector_meta["blobs"]),
+                )
+                detector_score = float(detector_meta.get("min_score", 0.5))
+                self.detector_first = bool(detector_meta.get("before_search", True))
         except KeyError as exc:
             raise ModelError(f"{source}: the field {exc} is missing: {_RETRAIN}") from exc
         except (TypeError, ValueError) as exc:
@@ -101,6 +123,13 @@ class LandmarkRecogniser:
             self.search_net = LandmarkNet(
                 *(resolve_asset(str(n), folder) for n in search), blobs, threads, exact
             )
+        # MediaPipe's palm detector for boxes (and lost stream frames) the box pass misses
+        self.detector = None
+        self.detector_blobs = detector_files[2] if detector_meta is not None else None
+        if detector_meta is not None:
+            self.detector = PalmDetector(
+                *detector_files, threads=threads, exact=exact, min_score=detector_score
+            )
         self.metadata = meta
         self.folder = folder
         self.threads = threads
@@ -116,7 +145,11 @@ class LandmarkRecogniser:
         return self.net.passes + (self.search_net.passes if self.search_net else 0)
 
     def read_pass(
-        self, hand: HandPass, passes: int, mirrored: HandPass | None = None
+        self,
+        hand: HandPass,
+        passes: int,
+        mirrored: HandPass | None = None,
+        palm_box: tuple[float, float, float, float] | None = None,
     ) -> HandPrediction:
         """The prediction for the landmarks and presence of one pass; with ``mirrored`` (the
         same crop read mirrored) the head's throw is the mean of its readings of both."""
@@ -133,19 +166,36 @@ class LandmarkRecogniser:
         else:
             best = int(np.argmax(head))
             label, confidence = Gesture(self.head.classes[best]), float(head[best] * q)
-        found = hand.landmarks if hand.presence >= self.weak else None
-        return HandPrediction(label, float(confidence), probs, found, hand.presence, passes)
+        found = hand.presence >= self.weak
+        return HandPrediction(
+            label,
+            float(confidence),
+            probs,
+            hand.landmarks if found else None,
+            hand.presence,
+            passes,
+            palm_box if found and label is not Gesture.NONE else None,
+        )
 
     def __call__(self, image: np.ndarray) -> HandPrediction:
         """Read a still box (BGR): the box, maybe searched, then the landmark-placed crop and,
         when that found a hand, the same crop mirrored (the head reads both)."""
         bgr = _as_bgr(image)
-        passes = find_hand(self.net, bgr, None, self.weak, self.search_net)
+        passes = find_hand(
+            self.net,
+            bgr,
+            None,
+            self.weak,
+            self.search_net,
+            detector=self.detector,
+            detector_first=self.detector_first,
+        )
         hand = best_pass(passes)
+        box = palm_box(passes)
         if self.mirror and hand.presence >= self.threshold:
             mirrored = self.net(bgr, hand.crop, mirror=True)
-            return self.read_pass(hand, len(passes) + 1, mirrored)
-        return self.read_pass(hand, len(passes))
+            return self.read_pass(hand, len(passes) + 1, mirrored, box)
+        return self.read_pass(hand, len(passes), palm_box=box)
 
     def reset_tracking(self) -> None:
         with self._lock:
@@ -153,8 +203,9 @@ class LandmarkRecogniser:
 
     def track(self, image: np.ndarray) -> HandPrediction:
         """Read a stream's frame: one pass on the last frame's landmark crop while the hand is
-        there; when it is not, the box and one of the search crops (a different one each frame,
-        so an empty box costs two passes a frame, not all of a still image's). With the
+        there; when it is not, the box and the palm detector (a pass on the crop of the palm it
+        finds), or without a detector one of the search crops (a different one each frame), so
+        an empty box costs two looks a frame, not all of a still image's. With the
         mirrored look on, every other tracked frame is read mirrored: the stream's smoothing then
         averages both readings, as a still box's head does, at no extra pass."""
         bgr = _as_bgr(image)
@@ -166,15 +217,25 @@ class LandmarkRecogniser:
                 if hand.presence >= self.threshold:
                     self._track = crop_from_landmarks(hand.landmarks)
                     return self.read_pass(hand, 1)
-            search = ((SEARCH_CROPS[self._turn % len(SEARCH_CROPS)],),)
-            self._turn += 1
-            # no refined crops: an empty stream frame keeps to the box and one search crop
-            passes = find_hand(self.net, bgr, None, self.weak, self.search_net, search, refine=0)
+            if self.detector is not None:
+                # the box, then the palm detector and a pass on its palm's crop (MediaPipe's
+                # detector -> landmarks); the next frame's tracking places the crop again
+                box = Crop.box(bgr.shape[1], bgr.shape[0])
+                passes = [self.net(bgr, box)]
+                passes += detect_hands(self.net, self.detector, bgr, box, passes, self.weak)
+            else:
+                search = ((SEARCH_CROPS[self._turn % len(SEARCH_CROPS)],),)
+                self._turn += 1
+                # no refined crops: an empty stream frame keeps to the box and one search crop
+                passes = find_hand(
+                    self.net, bgr, None, self.weak, self.search_net, search, refine=0
+                )
             hand = best_pass(passes)
             found = hand.presence >= self.threshold
             self._track = crop_from_landmarks(hand.landmarks) if found else None
             self._track_shape = bgr.shape
-            return self.read_pass(hand, len(passes) + (start is not None))
+            count = len(passes) + (start is not None)
+            return self.read_pass(hand, count, palm_box=palm_box(passes))
 
 
 def open_recogniser(

@@ -24,14 +24,18 @@ def draw_overlay(
     fps: float | None = None,
     state: str = "ok",
     landmarks: np.ndarray | None = None,
+    palm_box: tuple[float, float, float, float] | None = None,
 ) -> np.ndarray:
     """A BGR copy of ``image`` with the ROI box, ``gesture confidence``, fps and, when given,
-    the hand's 21-point skeleton (``landmarks`` in image pixels) drawn on it."""
+    the hand's 21-point skeleton (``landmarks`` in image pixels) and the palm detector's box
+    where it found that hand (``palm_box``, drawn only with a skeleton: a hand reported)."""
     out = to_bgr(image).copy()
     x, y, w, h = roi
     colour = COLOURS.get(gesture, COLOURS[Gesture.NONE])
     thick = max(2, out.shape[0] // 160)
     if landmarks is not None:
+        if palm_box is not None:
+            draw_palm_box(out, palm_box, colour, max(1, thick - 1))
         draw_skeleton(out, landmarks, colour, max(1, thick - 1))
     cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), colour, thick)
     scale = max(0.5, out.shape[0] / 480)
@@ -67,4 +71,17 @@ def draw_skeleton(
     for p in pts:
         cv2.circle(image, tuple(p), thick + 2, (255, 255, 255), -1, cv2.LINE_AA)
         cv2.circle(image, tuple(p), thick + 1, colour, -1, cv2.LINE_AA)
+    return image
+
+
+def draw_palm_box(
+    image: np.ndarray, box: tuple[float, float, float, float], colour=(255, 255, 255), thick=2
+) -> np.ndarray:
+    """Draw the palm detector's box (dashed corners, so it reads apart from the ROI) in place."""
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    arm = max(4, min(x1 - x0, y1 - y0) // 4)
+    for cx, cy, dx, dy in ((x0, y0, 1, 1), (x1, y0, -1, 1), (x0, y1, 1, -1), (x1, y1, -1, -1)):
+        for end in ((cx + dx * arm, cy), (cx, cy + dy * arm)):
+            cv2.line(image, (cx, cy), end, (255, 255, 255), thick + 2, cv2.LINE_AA)
+            cv2.line(image, (cx, cy), end, colour, thick, cv2.LINE_AA)
     return image

@@ -42,6 +42,7 @@ class GestureReading:
     raw: Gesture = Gesture.NONE  # this frame's top class, before smoothing
     seq: int = 0  # counts published readings; lets a waiter see a new one
     landmarks: np.ndarray | None = None  # (21, 3) frame pixels, when the recogniser placed a hand
+    palm_box: tuple[float, float, float, float] | None = None  # frame pixels, the palm detector's
 
 
 def _check_roi(roi) -> tuple[float, float, float, float] | None:
@@ -81,6 +82,14 @@ def _in_frame(landmarks: np.ndarray | None, x: int, y: int) -> np.ndarray | None
     out[:, 0] += x
     out[:, 1] += y
     return out
+
+
+def _box_in_frame(box, x: int, y: int) -> tuple[float, float, float, float] | None:
+    """A box ``(x0, y0, x1, y1)`` found in the region of interest, moved into frame pixels."""
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    return (x0 + x, y0 + y, x1 + x, y1 + y)
 
 
 class GestureStream:
@@ -239,6 +248,7 @@ class GestureStream:
                 prediction.label,
                 self._reading.seq + 1,
                 _in_frame(getattr(prediction, "landmarks", None), x, y),
+                _box_in_frame(getattr(prediction, "palm_box", None), x, y),
             )
             self._published.notify_all()
             return self._reading

@@ -1,0 +1,234 @@
+"""MediaPipe's palm detector on ncnn (``vision.palm``), as the landmark recogniser's finder of hands
+the box pass misses: real ncnn models on real photos from ../shared/datasets."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from helpers import DATASETS, dataset_images, load
+
+from vision.classifier import GestureClassifier
+from vision.errors import ModelError
+from vision.hand import INPUT_SIZE as CROP_SIZE
+from vision.hand import LandmarkNet, warp_crop
+from vision.labels import Gesture
+from vision.palm import ANCHORS, Palm, PalmDetector, decode, ssd_anchors, weighted_nms
+from vision.paths import ASSETS_DIR
+
+HAND_DIR = ASSETS_DIR / "hand"
+pytestmark = pytest.mark.skipif(not DATASETS.is_dir(), reason="needs ../shared/datasets")
+
+
+def test_anchors_match_mediapipes_count_and_layout():
+    """SsdAnchorsCalculator in palm_detection_cpu.pbtxt: 4 layers, strides 8/16/16/16 on a
+    192 input, 2 anchors a layer, fixed size, offset 0.5: a 24x24 grid with 2 anchors a cell,
+    then a 12x12 grid with 6, each cell's anchors in a row."""
+    assert ANCHORS.shape == (2016, 2)
+    first, second = ANCHORS[:1152], ANCHORS[1152:]
+    np.testing.assert_allclose(first[0], [0.5 / 24, 0.5 / 24])
+    np.testing.assert_allclose(first[1], first[0])  # two anchors share the first cell
+    np.testing.assert_allclose(first[2], [1.5 / 24, 0.5 / 24])  # then x moves on
+    np.testing.assert_allclose(first[2 * 24], [0.5 / 24, 1.5 / 24])  # a row later, y
+    np.testing.assert_allclose(second[:6], [[0.5 / 12, 0.5 / 12]] * 6)
+    np.testing.assert_allclose(second[-1], [11.5 / 12, 11.5 / 12])
+    assert len(ssd_anchors(192, (8, 16, 32))) == 24 * 24 * 2 + 12 * 12 * 2 + 6 * 6 * 2
+
+
+def test_decoding_and_weighted_suppression():
+    """Two overlapping detections become one whose box is their score-weighted mean, keeping the
+    surer score; one far away stays; scores below 0.5 are dropped."""
+    raw = np.zeros((2016, 18), np.float32)
+    logits = np.full(2016, -10.0, np.float32)
+    cell = 24 * 12 + 12  # anchor centre (12.5/24, 12.5/24)
+    for k, (dx, logit) in enumerate(((0.0, 3.0), (9.6, 1.0))):
+        raw[2 * cell + k, :4] = [dx, 0.0, 48.0, 48.0]
+        logits[2 * cell + k] = logit
+    raw[0, :4] = [0, 0, 20, 20]
+    logits[0] = 2.0
+    logits[5] = -0.5  # 0.38: below the bar
+    scores, values = decode(raw, logits)
+    assert len(scores) == 3
+    merged = weighted_nms(scores, values)
+    assert len(merged) == 2
+    score, box = merged[0]
+    assert score == pytest.approx(1 / (1 + math.exp(-3)))
+    w1, w2 = 1 / (1 + math.exp(-3)), 1 / (1 + math.exp(-1))
+    expect_x = 12.5 / 24 + (w2 * 9.6 / 192) / (w1 + w2)
+    assert box[0] == pytest.approx(expect_x)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    meta = json.loads((HAND_DIR / "model.json").read_text())["detector"]
+    return PalmDetector(HAND_DIR / meta["param"], HAND_DIR / meta["bin"], meta["blobs"])
+
+
+def _on_wall(photo: np.ndarray, side: int = 400, frac: float = 0.3, corner=(0, 0)):
+    wall = load(DATASETS / "best-of-one" / "none" / "107.jpg", (side, side))
+    small = cv2.resize(photo, (int(side * frac), int(side * frac)), interpolation=cv2.INTER_AREA)
+    h, w = small.shape[:2]
+    y = 0 if corner[0] == 0 else side - h
+    x = 0 if corner[1] == 0 else side - w
+    wall[y : y + h, x : x + w] = small
+    return wall, (x, y, x + w, y + h)
+
+
+def test_the_detector_finds_a_small_hand_in_a_corner(detector):
+    photo = load(dataset_images("hands-subhih", "paper", 1, start=3)[0])
+    scene, (x0, y0, x1, y1) = _on_wall(photo, corner=(0, 1))
+    palms = detector(scene)
+    assert palms and palms[0].score >= 0.5
+    px0, py0, px1, py1 = palms[0].box
+    cx, cy = (px0 + px1) / 2, (py0 + py1) / 2
+    assert x0 <= cx <= x1 and y0 <= cy <= y1, "the palm lies in the pasted photo"
+
+
+def test_a_detections_crop_is_upright_for_a_hand_turned_90_degrees(detector):
+    """Turned a quarter, the palm's crop turns with it, so that the landmark network sees the
+    hand fingers up: the wrist below the middle finger's base in the crop."""
+    photo = load(dataset_images("best-of-one", "paper", 1, start=2)[0], (400, 400))
+    net_meta = json.loads((HAND_DIR / "model.json").read_text())
+    net = LandmarkNet(HAND_DIR / net_meta["param"], HAND_DIR / net_meta["bin"], net_meta["blobs"])
+    angles = []
+    for turned in (photo, np.rot90(photo).copy(), np.rot90(photo, -1).copy()):
+        palm = detector(turned)[0]
+        crop = palm.crop()
+        angles.append(crop.angle)
+        points, presence, _ = net.run_pixels(warp_crop(turned, crop))
+        assert presence > 0.9
+        wrist, middle_base = points[0, :2], points[9, :2]
+        assert wrist[1] - middle_base[1] > 0.15 * CROP_SIZE, "fingers up in the crop"
+    # np.rot90 turns counter-clockwise: the crop turns a quarter each way from the upright one
+    assert angles[1] - angles[0] == pytest.approx(math.pi / 2, abs=0.35)
+    assert angles[2] - angles[0] == pytest.approx(-math.pi / 2, abs=0.35)
+
+
+def test_a_palm_crop_follows_mediapipes_rule():
+    """Box centre shifted half the box towards the fingers, its long side times 2.6, turned so
+    that wrist -> middle finger's base points up."""
+    keypoints = np.zeros((7, 2))
+    keypoints[0] = [100, 100]  # wrist
+    keypoints[2] = [140, 100]  # middle finger's base: the hand points right
+    crop = Palm(0.9, (80.0, 70.0, 140.0, 110.0), keypoints).crop()
+    assert crop.size == pytest.approx(60 * 2.6)
+    assert crop.angle == pytest.approx(-math.pi / 2)
+    up = -crop.axes()[1]
+    np.testing.assert_allclose(up, [1.0, 0.0], atol=1e-9)
+    # shifted by half the box's height along the crop's up: towards the fingers
+    assert crop.cx == pytest.approx(110 + 0.5 * 40) and crop.cy == pytest.approx(90)
+
+
+@pytest.fixture(scope="module")
+def hand():
+    return GestureClassifier(HAND_DIR)
+
+
+@pytest.fixture(scope="module")
+def no_detector(tmp_path_factory):
+    """The shipped recogniser as older metadata wrote it: no palm detector."""
+    folder = tmp_path_factory.mktemp("hand-no-detector")
+    meta = json.loads((HAND_DIR / "model.json").read_text())
+    del meta["detector"]
+    for key in ("param", "bin", "search_param", "search_bin"):
+        meta[key] = f"shipped:hand/{meta[key]}"
+    (folder / "model.json").write_text(json.dumps(meta))
+    return GestureClassifier(folder)
+
+
+@pytest.mark.parametrize(
+    ("label", "start", "corner"),
+    [("paper", 3, (0, 1)), ("rock", 2, (0, 0)), ("scissors", 1, (1, 1))],
+)
+def test_a_hand_shrunk_into_a_corner_is_found_and_read_only_with_the_detector(
+    hand, no_detector, label, start, corner
+):
+    photo = load(dataset_images("hands-subhih", label, 1, start=start)[0])
+    scene, (x0, y0, x1, y1) = _on_wall(photo, corner=corner)
+    assert no_detector(scene).label is Gesture.NONE, "the box pass and search miss it"
+    p = hand(scene)
+    assert p.label is Gesture(label)
+    assert p.palm_box is not None and p.landmarks is not None
+    assert x0 - 20 <= p.landmarks[:, 0].mean() <= x1 + 20
+    assert y0 - 20 <= p.landmarks[:, 1].mean() <= y1 + 20
+
+
+def test_empty_scenes_stay_none_with_the_detector(hand, detector):
+    """The detector's score alone is not enough: on best-of-one's wall 196 it sees a "palm"
+    (0.65), and the landmark pass on its crop finds no hand there."""
+    assert detector(load(DATASETS / "best-of-one" / "none" / "196.jpg"))
+    for folder in ("best-of-one", "finger-counting"):
+        for photo in [*dataset_images(folder, "none", 6), DATASETS / folder / "none" / "196.jpg"]:
+            if not photo.is_file():
+                continue
+            p = hand(load(photo))
+            assert p.label is Gesture.NONE, photo.name
+            assert p.palm_box is None and p.landmarks is None
+
+
+def test_the_stream_finds_the_hand_again_after_it_left_the_box(hand, no_detector):
+    """Tracked, then gone (an empty wall), then back small in a corner: one box pass and one
+    detector pass find it again, and tracking resumes from there (one pass a frame)."""
+    rock = load(dataset_images("best-of-one", "rock", 1, start=2)[0], (400, 400))
+    wall = load(DATASETS / "best-of-one" / "none" / "107.jpg", (400, 400))
+    far, _ = _on_wall(load(dataset_images("hands-subhih", "rock", 1, start=2)[0]))
+    rec = GestureClassifier(HAND_DIR).recogniser
+    detector_before = rec.detector.passes
+    readings, passes = [], []
+    for frame in (rock, rock, wall, wall, far, far, far):
+        before = rec.passes
+        readings.append(rec.track(frame))
+        passes.append(rec.passes - before)
+    labels = [r.label for r in readings]
+    assert labels[:2] == [Gesture.ROCK] * 2 and labels[2:4] == [Gesture.NONE] * 2
+    assert labels[4:] == [Gesture.ROCK] * 3
+    assert readings[4].palm_box is not None, "found again by the detector"
+    assert passes[4] == 2, "the box pass and one pass on the palm's crop"
+    assert passes[5:] == [1, 1], "then tracked"
+    assert rec.detector.passes - detector_before == 3, "the detector ran on lost frames only"
+    # without a detector the same stream does not find it
+    old = no_detector.recogniser
+    old.reset_tracking()
+    assert all(old.track(far).label is Gesture.NONE for _ in range(3))
+
+
+@pytest.mark.parametrize("broken", ["missing-param", "truncated-bin", "not-ncnn"])
+def test_a_missing_or_corrupt_detector_names_the_file_and_the_command(tmp_path, broken):
+    folder = tmp_path / "hand"
+    shutil.copytree(HAND_DIR, folder)
+    meta = json.loads((folder / "model.json").read_text())["detector"]
+    param, binary = folder / meta["param"], folder / meta["bin"]
+    if broken == "missing-param":
+        param.unlink()
+        expect = param.name
+    elif broken == "truncated-bin":
+        binary.write_bytes(binary.read_bytes()[:100_000])
+        expect = binary.name
+    else:
+        param.write_text("not a param file\n")
+        expect = param.name
+    with pytest.raises(ModelError) as info:
+        GestureClassifier(folder)
+    assert expect in str(info.value)
+    assert "python -m training landmarks" in str(info.value)
+
+
+def test_older_metadata_without_a_detector_loads_and_reads_as_before(no_detector):
+    rec = no_detector.recogniser
+    assert rec.detector is None
+    photo = load(dataset_images("best-of-one", "scissors", 1, start=1)[0])
+    p = no_detector(photo)
+    assert p.label is Gesture.SCISSORS and p.palm_box is None
+
+
+def test_the_fused_default_finds_a_far_hand_through_its_landmark_part():
+    fused = GestureClassifier(ASSETS_DIR / "default")
+    assert fused.kind == "fused"
+    photo = load(dataset_images("hands-subhih", "paper", 1, start=3)[0])
+    scene, _ = _on_wall(photo, corner=(0, 1))
+    p = fused(scene)
+    assert p.label is Gesture.PAPER and p.landmarks is not None
