@@ -76,6 +76,7 @@ class Options:
     notice: str | None = None  # a warning for the attract screen (e.g. which model fell back)
     volume: float = 0.8  # 0..1
     sound: bool = True  # off: silent at any volume (the settings screen's switch)
+    settings: object = None  # the saved game.settings.Settings this run started from
 
 
 class App:

@@ -217,6 +217,7 @@ def play(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         log_path=args.log,
         volume=args.volume / 100,
         sound=args.settings.sound,
+        settings=args.settings,
     )
     from hardware.shutdown import sigterm_raises
 
