@@ -32,6 +32,33 @@ from .strategy import make_strategy
 log = logging.getLogger(__name__)
 
 FPS = 30
+#: SDL's drivers that draw nowhere a person can see; SDL falls back to ``offscreen`` by itself.
+INVISIBLE_DRIVERS = ("offscreen", "dummy")
+
+
+def no_screen_reason() -> str | None:
+    """Why the game would be invisible, or None: SDL found no screen and fell back to a driver
+    that draws nowhere (over SSH, or Pi OS Lite without ``SDL_VIDEODRIVER=kmsdrm``). A driver
+    named alone in ``SDL_VIDEODRIVER`` (``dummy`` for tests and screenshots) is taken as meant."""
+    import os
+
+    try:
+        pygame.display.init()
+        driver = pygame.display.get_driver()
+    except pygame.error as exc:
+        driver = f"none ({exc})"
+    finally:
+        pygame.display.quit()
+    asked = os.environ.get("SDL_VIDEODRIVER", "").strip().lower()
+    if driver in INVISIBLE_DRIVERS and asked == driver:
+        return None
+    if driver in INVISIBLE_DRIVERS or driver.startswith("none"):
+        return (
+            f"no screen found (SDL's video driver: {driver}): play without a screen with "
+            "--headless, or on a Pi without a desktop run with SDL_VIDEODRIVER=kmsdrm as a user "
+            "in the video, input and render groups"
+        )
+    return None
 
 
 @dataclass
@@ -47,6 +74,9 @@ class Options:
     show_fps: bool = False
     log_path: Path | None = None
     notice: str | None = None  # a warning for the attract screen (e.g. which model fell back)
+    volume: float = 0.8  # 0..1
+    sound: bool = True  # off: silent at any volume (the settings screen's switch)
+    settings: object = None  # the saved game.settings.Settings this run started from
 
 
 class App:
@@ -58,18 +88,21 @@ class App:
         player_input: PlayerInput | None = None,
         sounds: Sounds | None = None,
         body: RobotBody | None = None,
+        round_log=None,
     ):
+        """``round_log``: a claimed ``RoundLog`` (else one is made from ``options.log_path``)."""
         self.options = options
         self.input = player_input or PlayerInput()
         self.sounds = sounds or Sounds.silent()
+        self.sounds.set_volume(options.volume if options.sound else 0.0)
         self.body = body or NullBody()
         self.strategy = make_strategy(options.strategy, seed=options.seed)
         self.rng = random.Random(options.seed)
         self.timing = Timing().faster(options.speed)
         if not self.input.camera:  # time to find the key
             self.timing = Timing(capture=2.5).faster(options.speed)
-        self.round_log = None
-        if options.log_path is not None:
+        self.round_log = round_log
+        if round_log is None and options.log_path is not None:
             from .roundlog import RoundLog
 
             self.round_log = RoundLog(options.log_path)
@@ -282,6 +315,8 @@ class App:
         finally:
             self.input.stop()
             pygame.display.quit()
+            if self.round_log is not None:
+                self.round_log.close()
         return self.exit_code or 0
 
     def _make(self, name: str) -> Screen:

@@ -134,9 +134,10 @@ def hand_sprite(
 
 
 def draw_robot_face(
-    surface: pygame.Surface, center: tuple[int, int], size: int, now: float
+    surface: pygame.Surface, center: tuple[int, int], size: int, now: float, mood: str = ""
 ) -> None:
-    """The robot's head: blinking eyes and a pulsing antenna light."""
+    """The robot's head: blinking eyes and a pulsing antenna light; ``mood`` ``"happy"`` (it
+    won: smiling, eyes creased) or ``"sad"`` (it lost: a frown, eyes looking down)."""
     cx, cy = center
     head = pygame.Rect(0, 0, size, int(size * 0.78))
     head.center = (cx, cy)
@@ -151,8 +152,16 @@ def draw_robot_face(
     visor.top = head.top + size // 8
     pygame.draw.rect(surface, BG, visor, border_radius=size // 12)
     blink = (now % 4.0) > 3.85
+    eye = max(4, size // 12)
     for ex in (visor.left + visor.width // 4, visor.right - visor.width // 4):
-        if blink:
+        if mood == "happy":  # creased, upturned eyes
+            box = pygame.Rect(ex - eye - 2, visor.centery - eye // 2, 2 * eye + 4, 2 * eye + 4)
+            pygame.draw.arc(surface, ACCENT, box, 0.0, math.pi, 4)
+        elif mood == "sad":  # half-closed, looking down
+            pygame.draw.circle(surface, ACCENT, (ex, visor.centery + eye // 2), eye // 2 + 2)
+            pygame.draw.line(surface, ACCENT, (ex - eye, visor.centery - eye // 2),
+                             (ex + eye, visor.centery - eye // 2), 3)  # fmt: skip
+        elif blink:
             pygame.draw.line(
                 surface,
                 ACCENT,
@@ -161,7 +170,16 @@ def draw_robot_face(
                 4,
             )
         else:
-            pygame.draw.circle(surface, ACCENT, (ex, visor.centery), max(4, size // 12))
+            pygame.draw.circle(surface, ACCENT, (ex, visor.centery), eye)
+    if mood in ("happy", "sad"):
+        mouth = pygame.Rect(0, 0, head.width // 2, size // 5)
+        mouth.midbottom = (cx, head.bottom - size // 14)
+        if mood == "happy":
+            pygame.draw.arc(surface, METAL_DARK, mouth, math.pi, 2 * math.pi, max(3, size // 24))
+        else:
+            mouth.top += size // 12
+            pygame.draw.arc(surface, METAL_DARK, mouth, 0.0, math.pi, max(3, size // 24))
+        return
     grille = pygame.Rect(0, 0, head.width // 2, size // 10)
     grille.midbottom = (cx, head.bottom - size // 12)
     pygame.draw.rect(surface, METAL_DARK, grille, border_radius=4)

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from vision.cores import checked_threads
+
 from .inputs import KEYBOARD, is_live_spec
 from .strategy import STRATEGIES
 
@@ -26,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="camera index (0), /dev/videoN, picam, a video file, an image folder, or 'keyboard' "
         "(default: camera 0, or the keyboard when there is no camera)",
     )
-    p.add_argument("--rounds", type=int, default=5, help="best of N rounds (default 5)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="best of N rounds (default 5, or as saved in settings)")  # fmt: skip
     p.add_argument("--endless", action="store_true", help="play on for ever, no match end")
     p.add_argument("--strategy", default="adaptive", choices=list(STRATEGIES))
     p.add_argument("--fullscreen", action="store_true", help="fill the screen (kiosk)")
@@ -34,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="ncnn threads (default 1)")
     p.add_argument("--seed", type=int, default=None, help="repeatable robot choices")
     p.add_argument("--mute", action="store_true", help="no sound")
+    p.add_argument("--volume", type=int, default=None, metavar="0-100",
+                   help="sound volume in percent (default 80, or as saved)")  # fmt: skip
+    p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
+                   help="show the camera preview mirrored (default: a camera is, a video is "
+                   "not)")  # fmt: skip
+    p.add_argument("--roi", type=_roi, default=None, metavar="X,Y,W,H",
+                   help="the box the hand is read in, as fractions of the frame (default: the "
+                   "centre square, or as saved); for a camera mounted off-centre")  # fmt: skip
     p.add_argument("--auto", action="store_true", help="rounds start by themselves (demos, tests)")
     p.add_argument(
         "--speed", type=float, default=1.0, help="play the countdown N times faster (default 1)"
@@ -53,12 +64,47 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _roi(text: str) -> tuple[float, float, float, float]:
+    """``--roi x,y,w,h``: four fractions of the frame, the box inside it."""
+    try:
+        x, y, w, h = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"use x,y,w,h fractions of the frame like 0.2,0.1,0.6,0.8, not {text!r}"
+        ) from None
+    if min(x, y) < 0 or min(w, h) <= 0 or x + w > 1.0001 or y + h > 1.0001:
+        raise argparse.ArgumentTypeError(
+            f"{text}: the box must lie inside the frame (0 <= x, y; x + w and y + h at most 1)"
+        )
+    return x, y, w, h
+
+
+def apply_settings(args: argparse.Namespace, settings=None) -> None:
+    """Options not given on the command line come from the saved settings (``game.settings``)."""
+    from .settings import load_settings
+
+    saved = settings if settings is not None else load_settings()
+    args.settings = saved
+    if args.rounds is None:
+        args.rounds = saved.rounds
+    if args.volume is None:
+        args.volume = round(100 * saved.volume)
+    if args.mirror is None:
+        args.mirror = saved.mirror
+    if args.roi is None:
+        args.roi = saved.roi
+
+
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """User mistakes become argparse errors (exit 2) with what to do instead."""
+    apply_settings(args)
+    if not 0 <= args.volume <= 100:
+        parser.error(f"--volume must be 0-100 (percent), not {args.volume}")
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, not {args.rounds} (or use --endless)")
     if args.threads < 1:
         parser.error("--threads must be at least 1")
+    args.threads = checked_threads(args.threads)
     if not args.speed > 0:
         parser.error("--speed must be positive (1 is normal, 2 twice as fast)")
     if args.max_replays < 1:
@@ -105,12 +151,28 @@ def _open_input(parser: argparse.ArgumentParser, args: argparse.Namespace, open_
     from vision.errors import ModelError, RPSError
 
     try:
-        player_input = open_input(args.source, model=args.model, threads=args.threads)
+        player_input = open_input(
+            args.source, model=args.model, threads=args.threads, roi=args.roi, mirror=args.mirror
+        )
     except (RPSError, OSError, ImportError) as exc:
         if isinstance(exc, ModelError) or args.source is None:
             parser.error(f"--model {args.model or '(default)'}: {exc}")
         parser.error(f"--source {args.source}: {exc} (or --source keyboard to play with the keys)")
     return player_input
+
+
+def _claim_log(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """The ``--log`` file, checked and locked (exit 2 when it cannot be used); None without."""
+    if args.log is None:
+        return None
+    from vision.errors import RPSError
+
+    from .roundlog import RoundLog
+
+    try:
+        return RoundLog(args.log).claim()
+    except RPSError as exc:
+        parser.error(f"--log: {exc}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,7 +197,11 @@ def play(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    from .app import App, Options
+    from .app import App, Options, no_screen_reason
+
+    if problem := no_screen_reason():
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     from .inputs import open_input
     from .sound import load_sounds
 
@@ -149,6 +215,9 @@ def play(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         screenshot_dir=args.screenshot_dir,
         max_replays=args.max_replays,
         log_path=args.log,
+        volume=args.volume / 100,
+        sound=args.settings.sound,
+        settings=args.settings,
     )
     from hardware.shutdown import sigterm_raises
 
@@ -157,8 +226,13 @@ def play(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         player_input = _open_input(parser, args, open_input)
         if player_input.notice:  # Options.notice: the attract screen shows it
             options.notice = player_input.notice
+        try:
+            round_log = _claim_log(parser, args)
+        except SystemExit:  # the camera was opened: release it
+            player_input.stop()
+            raise
         sounds = load_sounds(mute=args.mute)
-        app = App(options, player_input, sounds, body)
+        app = App(options, player_input, sounds, body, round_log=round_log)
         try:
             with sigterm_raises():  # systemd's stop still runs body.close() below
                 return app.run()

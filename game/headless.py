@@ -51,6 +51,13 @@ log = logging.getLogger(__name__)
 #: Finished rounds from the log that the strategy learns from at start-up.
 WARM_UP_ROUNDS = 200
 POLL_S = 0.02
+#: A logged round's outcome (the player's side) in words.
+OUTCOME_WORDS = {
+    "win": "the player wins",
+    "lose": "the robot wins",
+    "draw": "a draw",
+    VOID: "no hand seen, not scored",
+}
 
 
 @dataclass(frozen=True)
@@ -196,9 +203,9 @@ class HeadlessGame:
         self.stats.add(record.outcome)
         self.played += 1
         log.info(
-            "round %d: robot %s, player %s (%.2f) -> %s | %s | %r",
-            number, record.robot, record.player, record.confidence, record.outcome, self.stats,
-            self.match,
+            "round %d: robot %s, player %s (%.0f%% sure): %s | match: %s | log: %s",
+            number, record.robot, record.player, 100 * record.confidence,
+            OUTCOME_WORDS[record.outcome], self.match, self.stats,
         )  # fmt: skip
         if self.referee.over is not None:
             self.over = self.referee.over
@@ -292,7 +299,7 @@ def _open_stream(args: argparse.Namespace):
         if is_live_spec(str(spec)):  # not plugged in, or not ready yet at boot: worth a retry
             raise CameraUnavailable(str(exc)) from exc
         raise
-    return GestureStream(source, classifier)
+    return GestureStream(source, classifier, roi=getattr(args, "roi", None))
 
 
 def run_headless(args: argparse.Namespace) -> int:
@@ -321,6 +328,7 @@ def _run_headless(args: argparse.Namespace) -> int:
                     print(f"error: {problem}", file=sys.stderr)
                     return 2
                 stream = _open_stream(args)
+                roundlog.claim()  # not a round log, or another game's: exit 2 before playing
                 strategy = make_strategy(getattr(args, "strategy", None) or "adaptive",
                                          seed=getattr(args, "seed", None))  # fmt: skip
             except CameraUnavailable as exc:
@@ -338,8 +346,8 @@ def _run_headless(args: argparse.Namespace) -> int:
             except SourceEnded as exc:
                 log.error("%s: no more frames, stopping after %d rounds", exc, game.played)
                 return 1
-            log.info("played %d rounds: %s %d-%d, %d draws | %s", game.played, game.over.message,
-                     game.match.wins, game.match.losses, game.match.draws, game.stats)  # fmt: skip
+            log.info("played %d rounds: %s %s | log: %s", game.played, game.over.message,
+                     game.match, game.stats)  # fmt: skip
             return 0
         except Terminated:
             log.info("stopped by SIGTERM")
@@ -355,3 +363,4 @@ def _run_headless(args: argparse.Namespace) -> int:
                 stream.stop()
             if body is not None:
                 body.close()
+            roundlog.close()

@@ -82,11 +82,20 @@ def is_live_spec(spec: str) -> bool:
     return text.isdigit() or text.startswith("/dev/") or "://" in text or text.startswith("picam")
 
 
-def open_input(source: str | None, *, model: str | None = None, threads: int = 1) -> PlayerInput:
+def open_input(
+    source: str | None,
+    *,
+    model: str | None = None,
+    threads: int = 1,
+    roi: tuple[float, float, float, float] | None = None,
+    mirror: bool | None = None,
+) -> PlayerInput:
     """The player's input for ``--source``; ``None`` tries camera 0, then the keyboard.
 
-    A ``model`` or ``source`` given by name that cannot be used raises ``RPSError`` (or
-    ``OSError`` / ``ImportError``) instead of falling back.
+    ``roi``: the box the hand is read in (fractions of the frame; None the centre square);
+    ``mirror``: show the preview mirrored (None: a camera is, a file is not). A ``model`` or
+    ``source`` given by name that cannot be used raises ``RPSError`` (or ``OSError`` /
+    ``ImportError``) instead of falling back.
     """
     if source is not None and source.strip().lower() == KEYBOARD:
         return PlayerInput()
@@ -108,12 +117,16 @@ def open_input(source: str | None, *, model: str | None = None, threads: int = 1
         from vision.stream import GestureStream
 
         frames = open_source(spec, loop=not live, realtime=not live)
-        stream = GestureStream(frames, classifier)
+        stream = GestureStream(frames, classifier, roi=roi)
     except (RPSError, OSError, ImportError) as exc:
         if source is not None:
             raise
         log.warning("no camera found (%s): playing with the keyboard", exc)
         return PlayerInput(message=f"No camera found: {exc}")
     return StreamInput(
-        stream, frames.name, live, model=classifier.origin, notice=classifier.fallback
+        stream,
+        frames.name,
+        live if mirror is None else mirror,
+        model=classifier.origin,
+        notice=classifier.fallback,
     )

@@ -9,11 +9,18 @@ One line per round::
 was seen even after the allowed replays (``player`` is then ``none``); a void round is not scored.
 Replays themselves are not written. Every line is flushed and ``fsync``'ed before ``append``
 returns, so a power cut loses at most the round in progress; a torn last line is ignored when
-reading and cut off before the next append.
+reading and cut off before the next append (only one that starts as this log's lines do: a line
+someone else wrote is never cut).
+
+``claim()`` is what a game calls before it plays: it refuses a file whose content is not a round
+log (a config or notes passed by mistake) and a log that another game is writing (an ``flock``
+held until ``close()``), and creates only the file itself, never a folder, unless the log is
+the default one in the user data folder.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -22,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from vision.errors import RPSError
 from vision.labels import Gesture, Outcome
 from vision.paths import user_data_dir
 
@@ -31,6 +39,13 @@ LOG_NAME = "rounds.jsonl"
 #: The most a log read back may take: about 60,000 rounds (a longer log is read from its end).
 MAX_READ_BYTES = 8 << 20
 VOID = "void"
+#: How every line this log writes begins (``RoundRecord.to_json``): a torn line that does not is
+#: not ours, and is never cut.
+LINE_START = b'{"time": "'
+
+
+class RoundLogError(RPSError, ValueError):
+    """The round log cannot be used: not a round log, its folder is missing, or it is in use."""
 
 
 def default_log_path() -> Path:
@@ -96,18 +111,87 @@ class Stats:
             raise ValueError(f"unknown outcome {outcome!r}")
 
     def __str__(self) -> str:
-        text = f"player {self.wins} wins, {self.losses} losses, {self.draws} draws"
-        return text + (f", {self.void} void" if self.void else "")
+        """``player 3 wins, 1 loss, 0 draws`` (and the void rounds, if any)."""
+        counts = [(self.wins, "win", "wins"), (self.losses, "loss", "losses"),
+                  (self.draws, "draw", "draws")]  # fmt: skip
+        if self.void:
+            counts.append((self.void, "void round", "void rounds"))
+        return "player " + ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts)
 
 
 class RoundLog:
-    """Append-only JSON-lines round log at ``path`` (the folder is created on first append)."""
+    """Append-only JSON-lines round log at ``path``; without one, ``rounds.jsonl`` in the user
+    data folder (that folder is created on first append; a given path's folder must exist)."""
 
     def __init__(self, path: str | Path | None = None, max_read: int = MAX_READ_BYTES):
         self.path = Path(path).expanduser() if path is not None else default_log_path()
+        self.create_folder = path is None
         self.max_read = int(max_read)
         self._checked_tail = False
         self._warned: set[str] = set()  # each problem with the file is logged once
+        self._lock_fd: int | None = None
+
+    def claim(self) -> RoundLog:
+        """Check the file is a round log (or new), and lock it for this game until ``close()``.
+
+        Raises ``RoundLogError`` with what to do: a folder that does not exist, a file whose
+        content is not a round log (it is left as it was), or another game writing to it.
+        """
+        what = "pass a new file or an existing round log to --log, or leave --log out"
+        if self.create_folder:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.parent.is_dir():
+            missing = "is a file" if self.path.parent.exists() else "does not exist"
+            raise RoundLogError(
+                f"{self.path}: the folder {self.path.parent} {missing}: create the folder first "
+                "or pass a log file in a folder that exists"
+            )
+        if self.path.is_dir():
+            raise RoundLogError(f"{self.path} is a folder, not a round log: {what}")
+        if problem := self._not_a_round_log():
+            raise RoundLogError(f"{self.path} is not a round log ({problem}); it was left as it "
+                                f"was: {what}")  # fmt: skip
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RoundLogError(f"cannot open the round log {self.path}: {exc.strerror}") from exc
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # not POSIX: no lock
+            pass
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise RoundLogError(f"another game is writing to {self.path}: stop it first, or "
+                                    "give this one its own --log") from None  # fmt: skip
+            raise RoundLogError(f"cannot lock the round log {self.path}: {exc.strerror}") from exc
+        self._lock_fd = fd
+        return self
+
+    def close(self) -> None:
+        """Let another game write to the log (the lock goes with the file descriptor)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _not_a_round_log(self) -> str | None:
+        """What in the file shows it is not a round log, or None (new, empty or all rounds)."""
+        raw = self._read()
+        lines = raw.split(b"\n")
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            if number == len(lines) and line.startswith(LINE_START):
+                continue  # our own line, torn by a power cut
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict) or not {"outcome", "round"} <= record.keys():
+                return f"line {number} is not a round: {_shorten(line)}"
+        return None
 
     def _warn_once(self, key: str, message: str, *args) -> None:
         if key not in self._warned:
@@ -171,13 +255,19 @@ class RoundLog:
 
     def append(self, record: RoundRecord) -> None:
         """Write one line and make it durable (flush + fsync) before returning."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.create_folder:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self._checked_tail:
             self._cut_torn_tail()
             self._checked_tail = True
         new = not self.path.exists()
+        line = record.to_json().encode("utf-8") + b"\n"
+        if self._lock_fd is not None:  # claimed: write through the locked descriptor
+            os.write(self._lock_fd, line)
+            os.fsync(self._lock_fd)
+            return
         with open(self.path, "ab") as f:
-            f.write(record.to_json().encode("utf-8") + b"\n")
+            f.write(line)
             f.flush()
             os.fsync(f.fileno())
         if new:
@@ -193,7 +283,8 @@ class RoundLog:
         return True
 
     def _cut_torn_tail(self) -> None:
-        """Drop a last line without its newline, so the next line does not glue onto it."""
+        """Drop a torn last line of ours, so the next line does not glue onto it; a last line
+        without a newline that this log did not write is kept, and ended with a newline."""
         try:
             with open(self.path, "rb+") as f:
                 size = f.seek(0, os.SEEK_END)
@@ -203,6 +294,11 @@ class RoundLog:
                 if f.read(1) == b"\n":
                     return
                 keep = _after_last_newline(f, size)
+                f.seek(keep)
+                if not f.read(len(LINE_START)).startswith(LINE_START):
+                    f.seek(0, os.SEEK_END)
+                    f.write(b"\n")
+                    return
                 self._warn_once("torn", "%s: cutting a torn last line (%d bytes)", self.path,
                                 size - keep)  # fmt: skip
                 f.truncate(keep)
@@ -210,6 +306,11 @@ class RoundLog:
                 os.fsync(f.fileno())
         except FileNotFoundError:
             pass
+
+
+def _shorten(line: bytes, most: int = 40) -> str:
+    text = line.decode("utf-8", "replace").strip()
+    return repr(text if len(text) <= most else text[: most - 3] + "...")
 
 
 def _after_last_newline(f, size: int, chunk: int = 4096) -> int:

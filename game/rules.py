@@ -88,3 +88,9 @@ class Match:
     def __repr__(self) -> str:
         kind = "endless" if self.endless else f"best of {self.best_of}"
         return f"Match({kind}: {self.wins}-{self.losses}, {self.draws} draws)"
+
+    def __str__(self) -> str:
+        """The score for people: ``you 1, robot 2, 1 draw (best of 5)``."""
+        draws = f"{self.draws} draw" + ("" if self.draws == 1 else "s")
+        kind = "" if self.endless else f" (best of {self.best_of})"
+        return f"you {self.wins}, robot {self.losses}, {draws}{kind}"

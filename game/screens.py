@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import cv2
@@ -89,8 +90,11 @@ def frame_surface(ctx, size: tuple[int, int]):
     small = cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA)
     reading = ctx.input.reading()
     marks = getattr(reading, "landmarks", None)
-    if marks is not None and getattr(reading, "frame_index", None) == getattr(frame, "index", -1):
-        # the hand the landmark recogniser placed in this very frame: its 21-point skeleton
+    same_frame = getattr(reading, "frame_index", None) == getattr(frame, "index", -1)
+    if marks is not None and same_frame and reading.gesture.is_throw:
+        # the hand the landmark recogniser placed in this very frame: its 21-point skeleton,
+        # only while the label under the preview names a throw (the label is smoothed over a
+        # few frames: a skeleton over "no hand" read as a contradiction)
         box = getattr(reading, "palm_box", None)
         if box is not None:  # where the palm detector found it (a hand the box pass missed)
             draw_palm_box(small, tuple(v * scale for v in box), (40, 160, 230), 2)
@@ -111,10 +115,15 @@ def draw_camera(surface: pygame.Surface, ctx, rect: pygame.Rect) -> None:
     pygame.draw.rect(surface, art.PANEL, rect, border_radius=10)
     img = frame_surface(ctx, (rect.width - 12, rect.height - 50))
     reading = ctx.input.reading()
+    state = getattr(reading, "state", "starting")
     if img is not None:
         surface.blit(img, img.get_rect(midtop=(rect.centerx, rect.top + 6)))
-    else:
-        art.text(surface, "waiting for the camera...", 22, art.MUTED, center=rect.center)
+        if state in SOURCE_STATES:  # over the picture: one short line in a corner
+            art.text(surface, SOURCE_STATES[state][0], 20, art.LOSE,
+                     topright=(rect.right - 8, rect.top + 8))  # fmt: skip
+    else:  # no picture: say why in the middle, once
+        why = SOURCE_STATES.get(state, ("", "waiting for the camera..."))[1]
+        art.text(surface, why, 22, art.MUTED, center=rect.center, max_width=rect.width - 20)
     if reading is not None:
         label = str(reading.gesture) if reading.gesture.is_throw else "no hand"
         y = rect.bottom - 38
@@ -122,8 +131,14 @@ def draw_camera(surface: pygame.Surface, ctx, rect: pygame.Rect) -> None:
         art.bar(
             surface, pygame.Rect(rect.left + 120, y + 6, rect.width - 130, 16), reading.confidence
         )
-        if reading.state not in ("ok", "starting"):
-            art.text(surface, reading.state, 20, art.LOSE, topright=(rect.right - 8, rect.top + 8))
+
+
+#: The frame source's state in words: (over the last picture, where there is no picture).
+SOURCE_STATES = {
+    "reconnecting": ("reconnecting...", "camera lost: reconnecting..."),
+    "error": ("cannot read", "cannot read the picture: see the log"),
+    "ended": ("no more frames", "no more frames: the video has ended"),
+}
 
 
 class ThrowButtons:
@@ -209,6 +224,21 @@ def how_to_play(ctx) -> list[str]:
     ]
 
 
+def draw_notice(surface: pygame.Surface, notice: str, rect: pygame.Rect, size: int = 22) -> None:
+    """A warning in a panel: each sentence starts a line (a command is never split between
+    sentences), long ones wrapped; at most as many lines as fit."""
+    pygame.draw.rect(surface, art.PANEL, rect, border_radius=10)
+    pygame.draw.rect(surface, art.DRAW, rect, 2, border_radius=10)
+    sentences = re.split(r"(?<=[.!?])\s+", notice.strip())
+    lines = [line for s in sentences for line in art.wrap(s, size, rect.width - 24)]
+    step = size + 4
+    lines = lines[: max(1, (rect.height - 8) // step)]
+    top = rect.centery - step * len(lines) / 2 + step / 2
+    for i, line in enumerate(lines):
+        art.text(surface, line, size, art.DRAW, center=(rect.centerx, top + step * i),
+                 max_width=rect.width - 16)  # fmt: skip
+
+
 def pulse_colour(colour, now: float) -> tuple[int, int, int]:
     """``colour`` dimmed and brightened over time, in 16 steps (so its text renders are cached)."""
     pulse = 0.75 + 0.25 * round(math.sin(now * 4) * 8) / 8
@@ -254,13 +284,17 @@ class AttractScreen(Screen):
 
     name = "attract"
 
+    SETTINGS = pygame.Rect(WIDTH - 132, 6, 124, 40)  # the way to settings (and quit) by touch
+
     def __init__(self, ctx):
         super().__init__(ctx)
         ctx.body.attract()
         self.cards = ThrowButtons(top=118)
 
     def handle_event(self, event) -> None:
-        if _is_start(event):
+        if event.type == TAP and self.SETTINGS.collidepoint(event.pos):
+            self.next = "settings"
+        elif _is_start(event):
             self.next = "countdown"
 
     def update(self, now: float, dt: float) -> None:
@@ -272,18 +306,24 @@ class AttractScreen(Screen):
 
     def draw(self, surface: pygame.Surface) -> None:
         super().draw(surface)
-        art.text(surface, "Rock  Paper  Scissors", 64, art.INK, center=(WIDTH / 2, 46), shadow=True)
+        art.text(surface, "Rock  Paper  Scissors", 64, art.INK, center=(WIDTH / 2 - 40, 46),
+                 shadow=True, max_width=WIDTH - 2 * self.SETTINGS.width - 40)  # fmt: skip
+        pygame.draw.rect(surface, art.PANEL, self.SETTINGS, border_radius=10)
+        pygame.draw.rect(surface, art.MUTED, self.SETTINGS, 2, border_radius=10)
+        art.text(surface, "Settings", 24, art.INK, center=self.SETTINGS.center)
         art.draw_robot_face(surface, (120, 160), 110, self.now)
         bob = math.sin(self.now * 2.5) * 5
         for i, g in enumerate(THROWS):
             sprite = art.hand_sprite(g, 56)
             surface.blit(sprite, (230 + i * 56, 125 + (bob if i % 2 else -bob)))
+        notice = getattr(self.ctx.options, "notice", None)
         art.text(surface, "How to play", 30, art.ACCENT, topleft=(32, 210))
-        for i, step in enumerate(how_to_play(self.ctx)):
+        steps = how_to_play(self.ctx)[: 4 if notice else None]  # a notice needs the room
+        for i, step in enumerate(steps):
             colour = art.INK if i < 4 else art.MUTED
             art.text(surface, f"{i + 1}. {step}" if i < 4 else step, 24, colour,
                      topleft=(32, 240 + 25 * i), max_width=370)  # fmt: skip
-        right = pygame.Rect(430, 92, 340, 270)
+        right = pygame.Rect(430, 92, 340, 240 if notice else 270)
         if self.ctx.input.camera:
             draw_camera(surface, self.ctx, right)
         else:
@@ -293,10 +333,9 @@ class AttractScreen(Screen):
             for i, tip in enumerate(tips):
                 art.text(surface, tip, 24, art.MUTED, center=(right.centerx, 280 + 26 * i),
                          max_width=right.width)  # fmt: skip
-        notice = getattr(self.ctx.options, "notice", None)
-        for i, line in enumerate(art.wrap(notice, 22, WIDTH - 40)[:2] if notice else []):
-            art.text(surface, line, 22, art.DRAW, center=(WIDTH / 2, 377 + 20 * i))
-        art.text(surface, input_line(self.ctx), 24, art.MUTED, center=(WIDTH / 2, 420))
+        if notice:
+            draw_notice(surface, notice, pygame.Rect(24, 342, WIDTH - 48, 60))
+        art.text(surface, input_line(self.ctx), 24, art.MUTED, center=(WIDTH / 2, 422))
         colour = pulse_colour(art.ACCENT, self.now)
         art.text(surface, "Press SPACE or tap to play", 34, colour, center=(WIDTH / 2, 452))
 
@@ -539,6 +578,18 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def match_summary(referee) -> str:
+    """The rounds that counted, and those that did not: "4 rounds decided, 2 draws (not counted),
+    1 replayed (no hand seen)"."""
+    match = referee.match
+    parts = [f"{_count(match.wins + match.losses, 'round')} decided"]
+    if match.draws:
+        parts.append(f"{_count(match.draws, 'draw')} (not counted)")
+    if referee.replays:
+        parts.append(f"{referee.replays} replayed (no hand seen)")
+    return ", ".join(parts)
+
+
 class MatchEndScreen(Screen):
     """Who won the match, the final stats; then a new match (or, with ``--auto``, the end)."""
 
@@ -580,13 +631,12 @@ class MatchEndScreen(Screen):
         colour = {"won": art.WIN, "lost": art.LOSE}.get(over.reason, art.DRAW)
         pulse = 1.0 + self.PULSE * math.sin(self.now * 5)
         art.text(surface, over.message, 60, colour, center=(WIDTH / 2, 100), shadow=True,
-                 scale=pulse, grow=1.0 + self.PULSE)  # fmt: skip
-        art.draw_robot_face(surface, (WIDTH // 2, 196), 96, self.now)
+                 scale=pulse, grow=1.0 + self.PULSE, max_width=WIDTH - 120)  # fmt: skip
+        mood = {"lost": "happy", "won": "sad"}.get(over.reason, "")  # the robot's side of it
+        art.draw_robot_face(surface, (WIDTH // 2, 196), 96, self.now, mood)
+        art.text(surface, match_summary(self.ctx.referee), 24, art.MUTED,
+                 center=(WIDTH / 2, 268))  # fmt: skip
         ref = self.ctx.referee
-        summary = f"{_count(ref.match.rounds, 'round')} scored"
-        if ref.replays:
-            summary += f", {ref.replays} replayed (no hand seen)"
-        art.text(surface, summary, 24, art.MUTED, center=(WIDTH / 2, 268))
         last = ref.results[-1] if ref.results else None
         draw_stats(surface, self.ctx, last, top=288, bottom=424)
         if self.ctx.options.auto:
@@ -597,10 +647,15 @@ class MatchEndScreen(Screen):
         art.text(surface, prompt, 34, colour, center=(WIDTH / 2, 452))
 
 
+from .settingsscreen import SettingsScreen  # noqa: E402 (built from the pieces above)
+
 SCREENS: dict[str, type[Screen]] = {
     cls.name: cls
-    for cls in (NoCameraScreen, AttractScreen, CountdownScreen, ResultScreen, MatchEndScreen)
-}
+    for cls in (
+        NoCameraScreen, AttractScreen, CountdownScreen, ResultScreen, MatchEndScreen,
+        SettingsScreen,
+    )
+}  # fmt: skip
 
 
 def _wrap(message: str, width: int) -> list[str]:

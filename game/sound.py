@@ -18,6 +18,9 @@ class NoneSound:
     def play(self) -> None:
         pass
 
+    def set_volume(self, volume: float) -> None:
+        pass
+
 
 def tone(freqs, seconds: float, *, volume: float = 0.4, rate: int = RATE) -> np.ndarray:
     """A chord (or one note) with a soft attack and decay, as float samples in -1..1."""
@@ -65,6 +68,11 @@ class Sounds:
     @classmethod
     def silent(cls) -> Sounds:
         return cls(*(NoneSound() for _ in fields(cls)))
+
+    def set_volume(self, volume: float) -> None:
+        """Every sound at ``volume`` (0 silent .. 1 full)."""
+        for f in fields(self):
+            getattr(self, f.name).set_volume(max(0.0, min(1.0, float(volume))))
 
     def outcome(self, outcome: str | None):
         return {"win": self.win, "lose": self.lose, "draw": self.draw}.get(

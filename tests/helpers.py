@@ -84,3 +84,45 @@ def broken_model_copy(tmp_path: Path, kind: str) -> Path:
         shutil.rmtree(folder)
         folder.mkdir()
     return folder
+
+
+def empty_video(path: Path, size: tuple[int, int] = (64, 48)) -> Path:
+    """A real MJPG .avi with no frames: the writer opened and released with nothing written."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, size)
+    assert writer.isOpened(), f"cannot write {path}"
+    writer.release()
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened() and not capture.grab(), f"{path} should open and hold no frame"
+    capture.release()
+    return path
+
+
+def on_a_full_disk(
+    folder: Path, size_kb: int, command: list[str], after: str = "", timeout: float = 300
+):
+    """Run ``command`` (from the repository root) with a real ``size_kb`` tmpfs at ``folder``,
+    in a private mount namespace (``unshare``), so the mount dies with it. ``after`` is a shell
+    line run inside once the command is done (``$DIR`` is the folder; look there, it vanishes
+    with the namespace); the command's status is printed as ``exit=N`` before it. Skips the test
+    where this machine allows no such namespace."""
+    import subprocess
+
+    import pytest
+
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare here to mount a small full filesystem")
+    script = (
+        'DIR="$1"; shift; mount -t tmpfs -o size="$0"k tmpfs "$DIR" || exit 97; '
+        f'"$@"; echo "exit=$?"; {after}'
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, str(size_kb), str(folder), *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode in (1, 97) and "exit=" not in done.stdout:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()[-200:]}")
+    return done

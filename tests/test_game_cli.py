@@ -116,15 +116,19 @@ def test_importing_the_game_opens_nothing():
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
 
 
-def test_an_unwritable_log_only_warns_and_the_match_is_played(tmp_path):
+def test_a_log_whose_folder_is_a_file_is_refused_before_playing(tmp_path):
+    """(It used to warn and play on; a log that cannot be written later, on a full card, still
+    only warns: see test_headless_play.)"""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the log's folder should be")
     result = run_game(
         "--source", "keyboard", "--auto", "--rounds", "1", "--speed", "8", "--mute",
         "--log", str(blocker / "rounds.jsonl"), "--seed", "2",
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "cannot write the round log" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert f"the folder {blocker} is a file: create the folder first" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert blocker.read_text() == "a file where the log's folder should be"
 
 
 def _refused(result: subprocess.CompletedProcess, *words: str) -> None:

@@ -261,3 +261,16 @@ def test_judge_from_the_players_side():
 
     assert judge(R, S) is Outcome.WIN and judge(R, P) is Outcome.LOSE
     assert judge(S, S) is Outcome.DRAW
+
+
+def test_the_score_and_the_totals_read_as_words():
+    from game.roundlog import Stats
+
+    m = Match(best_of=3)
+    m.record(player=Gesture.SCISSORS, robot=Gesture.ROCK)
+    assert str(m) == "you 0, robot 1, 0 draws (best of 3)"
+    assert str(Match(best_of=None)) == "you 0, robot 0, 0 draws"
+    assert str(Stats(wins=1, losses=1, draws=1)) == "player 1 win, 1 loss, 1 draw"
+    assert str(Stats(wins=2, losses=0, draws=3, void=2)) == (
+        "player 2 wins, 0 losses, 3 draws, 2 void rounds"
+    )

@@ -260,7 +260,7 @@ def test_match_end_says_how_to_play_again_and_whose_streak():
     _, drawn = draw(MatchEndScreen(app), 1.0)
     texts = [d.message for d in drawn]
     assert "Press SPACE (or tap) to play again" in texts
-    assert "1 round scored, 1 replayed (no hand seen)" in texts
+    assert "1 round decided, 1 replayed (no hand seen)" in texts
     assert "your best streak" in texts and "best streak" not in texts
     demo = app_for(PlayerInput(), auto=True)
     demo.last_over = MatchOver("won")
@@ -304,8 +304,9 @@ def test_the_round_names_the_frame_its_throw_was_read_from():
 
 
 def test_the_camera_preview_draws_the_hand_skeleton_the_landmark_recogniser_found():
-    """The preview draws the 21-point skeleton of the hand read in the frame shown; a CNN
-    (which places no hand) draws none."""
+    """The preview draws the 21-point skeleton of the hand read in the frame shown, once the
+    label under it names the throw (not while it still reads "no hand"); a CNN (which places no
+    hand) draws none."""
     from types import SimpleNamespace
 
     from vision.paths import SHIPPED_HAND_DIR
@@ -315,17 +316,82 @@ def test_the_camera_preview_draws_the_hand_skeleton_the_landmark_recogniser_foun
     frame[:, 80:560] = photo
     skeleton = np.array([230, 160, 40])  # the preview's skeleton colour, RGB
 
-    def preview(model) -> tuple[np.ndarray, object]:
+    def preview(model, frames: int = 2) -> tuple[np.ndarray, object]:
         player = camera_input(GestureClassifier(model), [frame])
-        player.stream.step()
+        for _ in range(frames):
+            player.stream.step()
         surf = screens.frame_surface(SimpleNamespace(input=player), (400, 300))
         rgb = pygame.surfarray.array3d(surf).transpose(1, 0, 2).astype(int)
         return np.abs(rgb - skeleton).sum(axis=2) < 40, player.reading()
 
+    early, reading = preview(SHIPPED_HAND_DIR, frames=1)  # the smoothed label: "no hand" yet
+    assert reading.landmarks is not None and reading.gesture is Gesture.NONE
+    assert early.sum() < 20, "a skeleton drawn while the label reads 'no hand'"
     drawn, reading = preview(SHIPPED_HAND_DIR)
     assert reading.landmarks is not None and reading.raw is Gesture.PAPER
+    assert reading.gesture is Gesture.PAPER
     assert drawn.sum() > 300, "no skeleton drawn"
     ys, xs = np.nonzero(drawn)
     assert 60 <= xs.mean() <= 340  # on the hand, in the middle of the (mirrored) preview
     plain, reading = preview(SHIPPED_MODEL_DIR)
     assert reading.landmarks is None and plain.sum() < 20
+
+
+def test_an_ended_source_says_so_once_not_waiting_for_the_camera(classifier, tmp_path):
+    """A folder whose only image cannot be read: the stream ends without a picture. The preview
+    used to say "ended" and "waiting for the camera..." at once."""
+    from vision.sources import open_source
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"not a jpeg")
+    stream = GestureStream(open_source(folder), classifier)
+    while stream.step():
+        pass
+    player = StreamInput(stream, name=str(folder), mirror=False)
+    assert player.reading().state == "ended" and player.frame() is None
+    _, drawn = draw(CountdownScreen(app_for(player)), 1.0)
+    texts = [d.message for d in drawn]
+    assert "no more frames: the video has ended" in texts
+    assert not {"waiting for the camera...", "ended"} & set(texts)
+    assert_inside_and_apart(drawn, "countdown, source ended")
+
+
+def test_match_end_counts_draws_apart_and_the_robot_shows_who_won():
+    def match_end(player: Gesture, robot: Gesture, reason: str):
+        app = app_for(PlayerInput())
+        app.referee.match.record(Gesture.ROCK, Gesture.ROCK)  # a draw
+        for _ in range(3):
+            app.referee.match.record(player, robot)
+        app.last_over = MatchOver(reason)
+        surface, drawn = draw(MatchEndScreen(app), 1.0)  # eyes open at 1.0 (no blink)
+        face = pygame.surfarray.array3d(surface)[340:460, 130:250].copy()
+        return face, [d.message for d in drawn]
+
+    happy, texts = match_end(Gesture.SCISSORS, Gesture.ROCK, "lost")
+    assert "3 rounds decided, 1 draw (not counted)" in texts
+    assert not any("scored" in t for t in texts)
+    sad, _ = match_end(Gesture.PAPER, Gesture.ROCK, "won")
+    plain, _ = match_end(Gesture.PAPER, Gesture.ROCK, "no hand")
+    assert (happy != sad).any() and (sad != plain).any() and (happy != plain).any()
+
+
+def test_attract_notice_starts_each_sentence_on_its_own_line(classifier, tmp_path):
+    """The broken-model warning in a panel with room around it: the command is not split."""
+    fallback = (
+        "Your personal model is broken: playing with the shipped model. Run 'python -m training "
+        "personalize --reset' (or personalize again)."
+    )
+    surface, drawn = draw(
+        SCREENS["attract"](app_for(camera_input(classifier, paper_photos(1)), notice=fallback)),
+        1.0,
+    )
+    texts = [d.message for d in drawn]
+    assert "Your personal model is broken: playing with the shipped model." in texts
+    assert "Run 'python -m training personalize --reset' (or personalize again)." in texts
+    notice = [d.rect for d in drawn if d.message in fallback]
+    top, bottom = min(r.top for r in notice), max(r.bottom for r in notice)
+    for other in (d for d in drawn if d.message not in fallback):
+        room = max(top - other.rect.bottom, other.rect.top - bottom)
+        assert room >= 12, f"{other.message!r} is {room} px from the notice"
+    pygame.image.save(surface, str(tmp_path / "attract-notice.png"))

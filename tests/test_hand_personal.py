@@ -106,11 +106,12 @@ def test_the_default_kind_personalises_the_fused_recogniser(tmp_path):
 
 
 def test_the_fused_kind_fine_tunes_its_cnn_part_and_keeps_it_only_if_the_held_back_say_so(
-    tmp_path,
+    tmp_path, caplog
 ):
     """The CNN part is fine-tuned from the PyTorch weights shipped beside it; the fused model
     keeps it only when the held-back captures read better with it; and the fine-tune learns a
     person the shipped part reads poorly (its later frames: > shipped + 0.1)."""
+    caplog.set_level("INFO", logger="training.personalize")
     data = tmp_path / "captures"
     later = _captures(data, per_class=12)
     captures = personalize.split_captures(data, 8, personalize.HOLD_BACK_FRACTION)
@@ -124,6 +125,8 @@ def test_the_fused_kind_fine_tunes_its_cnn_part_and_keeps_it_only_if_the_held_ba
     assert list(scores) == names
     best = max(scores.values())
     assert details["chosen"] == next(n for n in names if scores[n] == best)  # ties: this order
+    read = ", ".join(f"{n} {scores[n]:.3f}" for n in names)  # rounded, in words: no raw dict
+    assert f"the held-back captures read right: {read}; chosen: {details['chosen']}" in caplog.text
     clf = GestureClassifier(out)
     assert clf.recogniser.landmarks.folder == out / "hand"
     if details["chosen"] == "head only":

@@ -140,3 +140,16 @@ def test_a_log_that_is_not_a_regular_file_is_not_read_back(clip, tmp_path):
     assert "/dev/full is not a regular file" in done.stderr
     assert done.stderr.count("cannot write the round log /dev/full") >= 1
     assert re.search(r"played \d+ rounds", done.stderr)  # a best-of-1 match, draws and all
+
+
+def test_the_log_reads_in_words_not_reprs(three_rounds):
+    """Each round in words with a rounded confidence; no ``Match(...)`` repr, no ``1 losses``."""
+    done, _ = three_rounds
+    assert "Match(" not in done.stderr and " 1 losses" not in done.stderr
+    line = re.compile(
+        r"round 1: robot (rock|paper|scissors), player (rock|paper|scissors|none) \(\d{1,3}% "
+        r"sure\): (the player wins|the robot wins|a draw|no hand seen, not scored) \| match: "
+        r"you \d, robot \d, \d draws? \(best of 3\) \| log: player \d wins?, \d loss(es)?, "
+        r"\d draws?"
+    )
+    assert line.search(done.stderr), done.stderr[-3000:]

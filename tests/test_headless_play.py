@@ -186,7 +186,7 @@ def test_stats_and_the_strategy_survive_a_restart_and_a_torn_line(tmp_path, body
 
 
 def test_round_log_reads_tolerantly(tmp_path, caplog):
-    path = tmp_path / "deep" / "rounds.jsonl"
+    path = tmp_path / "rounds.jsonl"
     log = RoundLog(path)
     assert log.records() == [] and log.stats() == Stats()
     log.append(RoundRecord.void(Gesture.PAPER, 0.31, replays=2, round=1))

@@ -37,6 +37,10 @@ def run(argv: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def base_checkpoint(tmp_path_factory) -> Path:
+    return make_base_checkpoint(tmp_path_factory.mktemp("base"))
+
+
+def make_base_checkpoint(folder: Path) -> Path:
     """A checkpoint shaped like the shipped one: fp16 liteconv weights, name, preprocessing."""
     import torch
 
@@ -48,7 +52,7 @@ def base_checkpoint(tmp_path_factory) -> Path:
         for k, v in build_model("liteconv").state_dict().items()
     }
     spec = Preprocessing(input_size=(INPUT, INPUT))
-    path = tmp_path_factory.mktemp("base") / "model.pt"
+    path = folder / "model.pt"
     torch.save(
         {
             "model": state,

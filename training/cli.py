@@ -43,7 +43,7 @@ subcommands:
                             ncnn model + metadata, checked against PyTorch on real images
   info                      MACs and parameters of every network
   collect                   capture your own photos with the camera
-  personalize DATA          fine-tune the model on your captures and install it
+  personalize [DATA]        fine-tune the model on your captures and install it
   distill                   train the small network from a pretrained teacher
   landmarks                 fetch and convert MediaPipe's hand-landmark networks
   hand                      fit the landmark recogniser's head (leave-one-set-out figures)
@@ -296,7 +296,13 @@ def _data_info(datasets) -> list[dict]:
 
 
 def cmd_split(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from training.data import find_test_list, label_counts, split_dataset, write_split
+    from training.data import (
+        counts_text,
+        find_test_list,
+        label_counts,
+        split_dataset,
+        write_split,
+    )
 
     root = Path(args.data)
     if not 0.0 < args.test_fraction < 1.0:
@@ -313,8 +319,8 @@ def cmd_split(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         _fail(parser, f"--test-list {test_list} does not exist")
     split = split_dataset(root, args.test_fraction, args.seed, test_list)
     train_path, test_path = write_split(split, out)
-    print(f"{train_path}: {len(split.train)} images {label_counts(split.train)}")
-    print(f"{test_path}: {len(split.test)} images {label_counts(split.test)}")
+    print(f"{train_path}: {len(split.train)} images ({counts_text(label_counts(split.train))})")
+    print(f"{test_path}: {len(split.test)} images ({counts_text(label_counts(split.test))})")
     return 0
 
 
@@ -441,7 +447,9 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         history = predictor.checkpoint.get("history")
         default_out = Path(args.checkpoint).resolve().parent
     else:
-        predictor = NcnnPredictor(args.model_dir, threads=args.threads)
+        from vision.cores import checked_threads
+
+        predictor = NcnnPredictor(args.model_dir, threads=checked_threads(args.threads))
         default_out = predictor.classifier.folder
         hist = default_out / "history.json"
         history = json.loads(hist.read_text()) if hist.is_file() else None
@@ -550,7 +558,9 @@ def run_external(name: str, argv: Sequence[str]) -> int:
             raise
         print(f"{PROG} {name} is not available yet ({module_name} is missing)", file=sys.stderr)
         return 2
-    doc = (module.__doc__ or text).strip()
+    from vision.helptext import plain
+
+    doc = plain(module.__doc__ or text)
     parser = argparse.ArgumentParser(
         prog=f"{PROG} {name}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -604,6 +614,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, sub)
     except RPSError as exc:  # a user's mistake found while running (bad dataset, bad checkpoint)
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk anywhere: one line, not a traceback
+        from vision.diskspace import disk_full, is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        where = Path(exc.filename).parent if exc.filename else Path.cwd()
+        print(f"{PROG} {args.command}: error: {disk_full(where, None)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -33,7 +33,9 @@ import numpy as np
 from training.config import positive_int
 from training.data import IMAGE_EXTS
 from vision import paths
+from vision.diskspace import DiskFull, disk_full, is_disk_full
 from vision.errors import RPSError, SourceError
+from vision.helptext import plain
 from vision.labels import CLASS_ORDER, THROWS, Gesture
 from vision.stream import roi_rect
 
@@ -211,13 +213,23 @@ class ImageWriter:
             path = self.folder / f"{self.label.value}_{self.stamp}_{self._next:04d}.jpg"
             self._next += 1
             try:
-                with open(path, "xb") as f:  # "x": fails if the file exists, never overwrites
-                    f.write(data.tobytes())
+                f = open(path, "xb")  # "x": fails if the file exists, never overwrites
             except FileExistsError:
                 continue
             except OSError as exc:
-                raise CaptureError(f"cannot write {path}: {exc}") from exc
+                raise self._failed(path, exc, data.size) from exc
+            try:
+                with f:
+                    f.write(data.tobytes())
+            except OSError as exc:
+                path.unlink(missing_ok=True)  # ours ("x"): no empty or half JPEG is left
+                raise self._failed(path, exc, data.size) from exc
             return path
+
+    def _failed(self, path: Path, exc: OSError, size: int) -> RPSError:
+        if is_disk_full(exc):
+            return disk_full(self.folder, size, "the next image")
+        return CaptureError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def label_folder(out: Path, label: Gesture) -> Path:
@@ -260,9 +272,11 @@ class CaptureState:
 class CaptureResult:
     saved: list[Path] = field(default_factory=list)
     frames: int = 0  # frames seen while capturing
-    #: "count", "end", "stopped" (key or window), "interrupted" (Ctrl-C), "terminated" (SIGTERM)
+    #: "count", "end", "stopped" (key or window), "interrupted" (Ctrl-C), "terminated" (SIGTERM),
+    #: "disk full"
     reason: str = ""
     warning: str = ""  # the last near-identical warning, if the images were still alike at the end
+    error: str = ""  # why it stopped early (a full disk)
 
 
 class View(Protocol):
@@ -340,7 +354,11 @@ def capture(
             if state.phase == "capturing":
                 if result.frames % interval == 0:
                     image = crop(frame, rect)
-                    result.saved.append(writer.write(image))
+                    try:
+                        result.saved.append(writer.write(image))
+                    except DiskFull as exc:  # keep what was saved; the summary says where
+                        result.reason, result.error = "disk full", str(exc)
+                        break
                     state.saved, state.just_saved = len(result.saved), True
                     state.prompt = variety_prompt(writer.label, state.saved)
                     recent = [*recent, thumbnail(image)][-RECENT:]
@@ -623,7 +641,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Parse ``collect`` flags on their own (guided mode and tests)."""
     parser = argparse.ArgumentParser(
         prog="python -m training collect",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
@@ -636,6 +654,7 @@ _REASONS = {
     "stopped": "stopped",
     "interrupted": "interrupted",
     "terminated": "stopped by SIGTERM",
+    "disk full": "the disk is full",
 }
 
 
@@ -698,6 +717,9 @@ def run(args: argparse.Namespace) -> tuple[int, str]:
         view.close()
         source.close()
     print_summary(result, writer.folder, label, out)
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+        return 2, result.reason
     return (130 if result.reason == "interrupted" else 0), result.reason
 
 
@@ -718,8 +740,9 @@ def print_summary(result: CaptureResult, folder: Path, label: Gesture, out: Path
 
 def main(args: argparse.Namespace) -> int:
     """``python -m training collect``: 0 done, stopped or SIGTERM (after the summary), 2 a
-    source or folder that cannot be used (the message says what to pass), 1 a write that failed
-    mid-way, 130 Ctrl-C. Everything saved before a stop is kept."""
+    source or folder that cannot be used or a full disk (the message says what to do), 1 a write
+    that failed mid-way otherwise, 130 Ctrl-C. Everything saved before a stop is kept, and no
+    empty or half-written image is left."""
     return run(args)[0]
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vision.diskspace import disk_full, is_disk_full
 from vision.errors import DatasetError
 from vision.labels import CLASS_ORDER, Gesture
 from vision.preprocess import BadFrameError, Preprocessing, fit, normalize, to_bgr
@@ -127,8 +128,15 @@ def write_list(path: str | Path, items: Iterable[tuple[str, int]]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # ranks of a torchrun job may race
-    tmp.write_text("".join(f"{rel} {label}\n" for rel, label in items))
-    os.replace(tmp, path)
+    data = "".join(f"{rel} {label}\n" for rel, label in items).encode("utf-8")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # nothing half-written is left
+        if is_disk_full(exc):
+            raise disk_full(path.parent, len(data), f"writing {path.name}") from exc
+        raise
     return path
 
 
@@ -287,6 +295,11 @@ def label_counts(items: Iterable[Item]) -> dict[str, int]:
         if label != UNLABELLED:
             counts[CLASS_ORDER[label].value] += 1
     return counts
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """``rock 10, paper 12, scissors 9, none 0``: class counts for people (not a dict)."""
+    return ", ".join(f"{name} {n}" for name, n in counts.items())
 
 
 # --- the dataset -------------------------------------------------------------------------------

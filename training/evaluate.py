@@ -58,7 +58,7 @@ class Report:
 
     def to_dict(self) -> dict:
         return {
-            "accuracy": self.accuracy,
+            "accuracy": self.accuracy if self.total else None,  # JSON has no NaN
             "images": self.total,
             "precision": self.precision,
             "recall": self.recall,
@@ -81,6 +81,8 @@ def format_report(report: Report, title: str = "") -> str:
     def pct(v: float | None) -> str:
         return "   -  " if v is None else f"{v:6.3f}"
 
+    if not report.total:
+        return f"{title}no test images, so no accuracy (check the dataset's test list)"
     lines = [f"{title}accuracy {report.accuracy:.4f} on {report.total} images", ""]
     lines.append(f"{'class':<10}{'precision':>10}{'recall':>10}{'images':>8}")
     for n in NAMES:

@@ -3,11 +3,11 @@
 ``python -m training personalize DATA`` checks the captures in ``DATA`` (one folder per class, as
 ``python -m training collect`` writes them) and holds back the *last* captures of each class (the
 latest fifth, in capture order): a random split would test on near-twins of the training frames.
-A recogniser kind (``RECOGNISERS``: the fused default and the landmark recogniser refit the
-landmark head in seconds, the CNN is fine-tuned from the shipped weights) trains a candidate on
-the rest and exports it; the candidate and the model in use now (the active
-personal model, else the shipped one) both read the held-back images through the run-time
-``GestureClassifier``, and the candidate is installed only if it scores at least as well, so
+A recogniser kind (``--kind``: the fused default refits the landmark head and fine-tunes its
+CNN part, ``landmarks`` refits the head alone in seconds, ``cnn`` fine-tunes the CNN from the
+shipped weights) trains a candidate on the rest and exports it; the candidate and the model in
+use now (the active personal model, else the shipped one) both read the held-back images as the
+game reads a hand, and the candidate is installed only if it scores at least as well, so
 personal captures never make the model worse on the user's own later images. The model it
 replaces is kept as the previous one. ``--reset`` goes back to the shipped model, ``--rollback``
 swaps the active and previous models. ``python -m training`` alone is a guided session: check the
@@ -55,6 +55,7 @@ from training.collect import (
 from training.config import positive_float, positive_int
 from training.evaluate import predict_classes
 from vision import paths
+from vision.diskspace import disk_full, is_disk_full
 from vision.errors import DatasetError, ModelError, RPSError, SourceError
 from vision.labels import CLASS_ORDER, Gesture
 from vision.preprocess import Preprocessing
@@ -364,8 +365,8 @@ def fine_tune(
         "fine-tuning on %d images: %d epochs of %d steps, %s frozen",
         len(dataset), epochs, steps_per_epoch, ", ".join(frozen) or "nothing",
     )  # fmt: skip
-    # the bar shows the time left; it turns itself off when stderr is not a terminal (logs)
-    # (the per-epoch log lines give the time left too, for logs and pipes)
+    # the bar shows the time left; it turns itself off when stderr is not a terminal (logs),
+    # and then one line an epoch gives the time left instead
     bar = tqdm(total=total, desc="fine-tuning", unit="step", disable=None if progress else True)
     started = time.perf_counter()
     try:
@@ -391,7 +392,7 @@ def fine_tune(
             losses.append(epoch_loss / len(dataset))
             elapsed = time.perf_counter() - started
             left = elapsed / (epoch + 1) * (epochs - epoch - 1)
-            log.info(
+            (log.debug if not bar.disable else log.info)(
                 "epoch %d/%d: loss %.4f, %s so far, about %s left",
                 epoch + 1, epochs, losses[-1], _minutes(elapsed), _minutes(left),
             )  # fmt: skip
@@ -551,7 +552,8 @@ def fit_fused(train: Sequence[Item], out_dir: Path, options: Options) -> dict:
     meta = candidates[chosen]
     (out_dir / paths.METADATA_NAME).write_text(json.dumps(meta, indent=1) + "\n")
     choice = {"held_back": scores, "chosen": chosen}
-    log.info("fused candidates on the held-back captures: %s", choice)
+    read = ", ".join(f"{name} {score:.3f}" for name, score in scores.items())
+    log.info("the held-back captures read right: %s; chosen: %s", read, chosen)
     return {**details, "cnn": cnn_details if chosen != "head only" else None, **choice}
 
 
@@ -562,6 +564,14 @@ DEFAULT_KIND = "fused"
 
 
 # --- installing --------------------------------------------------------------------------------
+
+
+def model_size(kind: str) -> int:
+    """About how many bytes a personalised model of ``kind`` takes: its shipped folder's."""
+    folder = {"cnn": paths.SHIPPED_MODEL_DIR, "landmarks": paths.SHIPPED_HAND_DIR}.get(
+        kind, paths.SHIPPED_DEFAULT_DIR
+    )
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def _models_dir(models_dir: str | Path | None) -> Path:
@@ -817,8 +827,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--kind", choices=tuple(RECOGNISERS), default=DEFAULT_KIND,
-        help="which recogniser to personalise: fused (the default recogniser: the landmark "
-        "head refitted, seconds), landmarks (that alone) or cnn (fine-tuned, a minute or two)",
+        help="which recogniser to personalise: fused (the default recogniser: its landmark "
+        "head refitted and its CNN part fine-tuned, about a minute), landmarks (the head "
+        "alone, seconds) or cnn (the CNN alone, fine-tuned, about a minute)",
     )  # fmt: skip
     parser.add_argument(
         "--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="default %(default)s"
@@ -847,7 +858,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--freeze", nargs="*", choices=PARTS, default=list(FROZEN_PARTS), metavar="PART",
-        help=f"network parts kept fixed ({', '.join(PARTS)}; default: %(default)s)",
+        help=f"network parts kept fixed ({', '.join(PARTS)}; default: {' '.join(FROZEN_PARTS)})",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -937,6 +948,13 @@ def main(args: argparse.Namespace) -> int:
         )
     except RPSError as exc:  # bad captures, a bad base model: the message says what to do
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        needed = model_size(args.kind)  # nothing of the new model is left behind (staging)
+        error = disk_full(_models_dir(models_dir), needed, "the personalised model")
+        print(f"error: {error} (the model in use is unchanged)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nStopped: nothing was installed, your captures are untouched.", file=sys.stderr)

@@ -26,7 +26,14 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from training.augment import Augmenter
 from training.config import TrainConfig
-from training.data import UNLABELLED, GestureDataset, Item, drop_unreadable, label_counts
+from training.data import (
+    UNLABELLED,
+    GestureDataset,
+    Item,
+    counts_text,
+    drop_unreadable,
+    label_counts,
+)
 from training.models import build_model
 from vision.errors import ConfigError, ModelError
 from vision.labels import CLASS_ORDER
@@ -181,7 +188,8 @@ def train_one_epoch(
 
     model.train()
     total_loss, seen, correct, labelled = 0.0, 0, 0, 0
-    bar = tqdm(loader, desc=desc, leave=False, disable=not progress, unit="batch")
+    # a bar only on a terminal: in a log or a pipe its redraws are noise (tqdm's disable=None)
+    bar = tqdm(loader, desc=desc, leave=False, disable=None if progress else True, unit="batch")
     for batch in bar:
         images, labels = batch[0].to(device, non_blocking=True), batch[1].to(device)
         logits = model(images)
@@ -322,7 +330,8 @@ def train(
     if not train_items:
         raise ConfigError("no training images: check the dataset and its train list")
     counts = label_counts(train_items)
-    log.info("training on %d images %s, testing on %d", len(train_items), counts, len(test_items))
+    log.info("training on %d images (%s), testing on %d", len(train_items), counts_text(counts),
+             len(test_items))  # fmt: skip
     for warning in empty_class_warnings(counts):
         log.warning("warning: %s", warning)
     augment = Augmenter(spec, config.augment, config.background_p)

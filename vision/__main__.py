@@ -11,7 +11,9 @@ import logging
 import sys
 from pathlib import Path
 
+from .cores import checked_threads
 from .errors import RPSError
+from .helptext import plain
 from .labels import CLASS_ORDER, Gesture
 
 log = logging.getLogger("vision")
@@ -35,7 +37,7 @@ def _roi(text: str) -> tuple[float, float, float, float]:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vision", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m vision", description=plain(__doc__))
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -101,18 +103,28 @@ def _classifier(args, parser):
 
     if args.threads < 1:
         parser.error("--threads must be at least 1")
-    return GestureClassifier(args.model, threads=args.threads)
+    return GestureClassifier(args.model, threads=checked_threads(args.threads))
 
 
 def cmd_classify(args, parser) -> int:
     import cv2
 
+    folders = [str(p) for p in args.images if p.is_dir()]
+    if folders:
+        parser.error(f"{', '.join(folders)}: a folder, not an image: pass image files (for "
+                     "example DIR/*.jpg), or use 'python -m vision evaluate DIR' on class "
+                     "folders")  # fmt: skip
     missing = [str(p) for p in args.images if not p.is_file()]
     if missing:
         parser.error(f"no such image: {', '.join(missing)}")
     classifier = _classifier(args, parser)
     status = 0
     for path in args.images:
+        if _truncated_jpeg(path):
+            print(f"{path}: a truncated JPEG (its end is missing): not classified; copy or "
+                  "save it again", file=sys.stderr)  # fmt: skip
+            status = 1
+            continue
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             print(f"{path}: not an image OpenCV can read", file=sys.stderr)
@@ -137,6 +149,16 @@ def cmd_classify(args, parser) -> int:
         else:
             print(f"{path}\t{pred.label.value}\t{pred.confidence:.3f}")
     return status
+
+
+def _truncated_jpeg(path: Path, tail: int = 4096) -> bool:
+    """A JPEG whose end-of-image marker is missing: OpenCV would read it, the lost part grey."""
+    with open(path, "rb") as f:
+        if f.read(2) != b"\xff\xd8":
+            return False  # not a JPEG: OpenCV decides
+        size = f.seek(0, 2)
+        f.seek(max(0, size - tail))
+        return b"\xff\xd9" not in f.read()
 
 
 def _class_folders(folder: Path) -> dict[Gesture, Path]:
@@ -302,7 +324,7 @@ def cmd_bench(args, parser) -> int:
         parser.error("--threads and --iterations must be at least 1, --warmup at least 0")
     result = run_bench(
         model=args.model,
-        threads=args.threads,
+        threads=checked_threads(args.threads),
         anchors=args.anchors,
         iterations=args.iterations,
         warmup=args.warmup,

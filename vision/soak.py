@@ -2,7 +2,7 @@
 
     python -m vision.soak [--frames 20000] [--cycles 4] [--size 320x240] [--json]
 
-Runs ``cycles`` start/stop rounds of a :class:`GestureStream` on an in-memory looping source
+Runs ``--cycles`` start/stop rounds of the threaded gesture stream on an in-memory looping source
 with the real classifier (odd frames included: grey, BGRA, tiny, empty), measures resident
 memory after a warm-up and at the end, and counts threads before and after. Passes with under
 ``--max-growth-mb`` (10) of growth and no thread left behind; exits 1 otherwise.
@@ -21,6 +21,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .cores import checked_threads
+from .helptext import plain
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +166,7 @@ def _size(text: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m vision.soak",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--frames", type=int, default=20_000, help="frames in all (default 20000)")
@@ -177,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.frames, args.cycles, args.threads, args.warmup) < 1:
         parser.error("--frames, --cycles, --threads and --warmup must be at least 1")
+    args.threads = checked_threads(args.threads)
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     result = run_soak(
         args.frames,

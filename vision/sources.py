@@ -156,6 +156,13 @@ class VideoFileSource(FrameSource):
         self._cap = cv2.VideoCapture(str(path))
         if not self._cap.isOpened():
             raise SourceError(f"OpenCV cannot read the video {path}: {SPEC_HELP}")
+        self._primed = self._cap.grab()  # the first frame, grabbed now to refuse an empty file
+        if not self._primed:
+            self._cap.release()
+            raise SourceError(
+                f"the video {path} has no frames (an empty or unfinished recording): "
+                "record it again or pass another file"
+            )
         self.fps = float(fps or self._cap.get(cv2.CAP_PROP_FPS) or 30.0)
         self.loop, self.live, self.clock = loop, realtime, clock
         self._pacer = _Pacer(self.fps, clock, sleep) if realtime else None
@@ -163,6 +170,10 @@ class VideoFileSource(FrameSource):
         self._in_file = 0  # next frame number inside the file
 
     def _grab(self) -> bool:
+        if self._primed:  # the frame grabbed when the file was opened
+            self._primed = False
+            self._in_file += 1
+            return True
         if self._cap.grab():
             self._in_file += 1
             return True
