@@ -105,3 +105,22 @@ def test_training_split_on_a_full_disk_leaves_no_half_list(tmp_path):
         "about "
     ), done.stderr[-3000:]
     assert "Traceback" not in done.stderr
+
+
+def test_watch_overlay_on_a_full_disk_stops_with_one_line_and_a_playable_video(clip, tmp_path):
+    """OpenCV's video writer drops frames silently when the disk fills: watch stops before a
+    frame no longer fits, says so in one line (exit 2), and what it wrote still plays."""
+    out = tmp_path / "card"
+    command = [sys.executable, "-m", "vision", "watch", "--model", "assets/models", "--source",
+               str(clip), "--overlay-out", str(out / "overlay.avi")]  # fmt: skip
+    after = (
+        f"{sys.executable} -c \"import cv2; c = cv2.VideoCapture('$DIR/overlay.avi'); "
+        "n = 0\nwhile c.read()[0]: n += 1\nprint('frames=%d' % n)\""
+    )
+    done = on_a_full_disk(out, 400, command, after)
+    assert "exit=2" in done.stdout, done.stdout + done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "the disk is full at" in lines[0] and "overlay.avi" in lines[0]
+    assert "Traceback" not in done.stderr
+    frames = int(re.search(r"frames=(\d+)", done.stdout)[1])
+    assert 0 < frames < 30, "it kept what fit and stopped before the end of the clip"

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .cores import checked_threads
+from .diskspace import disk_full, free_bytes
 from .errors import RPSError
 from .helptext import plain
 from .labels import CLASS_ORDER, Gesture
@@ -310,11 +311,19 @@ class _OverlayWriter:
                 raise RPSError(f"cannot write {self.path}: use a writable .avi path")
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        # OpenCV's writer drops frames silently on a full disk: stop while one more still fits
+        # (an MJPG frame is well under a quarter of its pixels' bytes), the video kept playable
+        needed = image.nbytes // 4
+        free = free_bytes(self.path)
+        if free is not None and free < needed:
+            self.release()
+            raise disk_full(self.path, needed, "the overlay video's next frame")
         self._writer.write(image)
 
     def release(self) -> None:
         if self._writer is not None:
             self._writer.release()
+            self._writer = None
 
 
 def cmd_bench(args, parser) -> int:
