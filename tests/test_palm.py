@@ -234,3 +234,28 @@ def test_the_fused_default_finds_a_far_hand_through_its_landmark_part():
     scene, _ = _on_wall(photo, corner=(0, 1))
     p = fused(scene)
     assert p.label is Gesture.PAPER and p.landmarks is not None
+
+
+def test_the_conversion_writes_pnnxs_resize_as_ncnns_bilinear_interp(tmp_path):
+    from training.palmdetector import _interp_layers
+
+    param = tmp_path / "p.ncnn.param"
+    param.write_text(
+        "7767517\n3 3\nInput in0 0 1 in0\n"
+        "Resize                   Resize_105               1 1 159 160\n"
+        "Convolution conv 1 1 160 out0 0=1\n"
+    )
+    assert _interp_layers(param) == 1
+    lines = param.read_text().splitlines()
+    assert lines[3].split()[:6] == ["Interp", "Resize_105", "1", "1", "159", "160"]
+    assert lines[3].split()[6:] == ["0=2", "1=2.000000e+00", "2=2.000000e+00", "6=0"]
+    assert lines[4].startswith("Convolution")
+
+
+def test_a_detector_that_disagrees_with_its_reference_is_refused():
+    from training.palmdetector import check
+
+    check("lite", {"tflite": {"max_box_px": 0.001, "max_score_logit": 1e-4}})
+    with pytest.raises(ModelError) as info:
+        check("lite", {"tflite": {"max_box_px": 0.5, "max_score_logit": 1e-4}})
+    assert "disagrees with tflite" in str(info.value) and "nothing written" in str(info.value)

@@ -143,32 +143,34 @@ def check_images(folders: list[Path], count: int) -> list[Path]:
     return files[::step][:count]
 
 
-def _reference_runners(onnx_path: Path, tflite: Path):
+def reference_runners(onnx_path: Path, tflite: Path) -> dict:
+    """Runners of the converted model's references, by name: an HWC RGB picture in [0, 1] ->
+    its outputs in the ONNX graph's order (TFLite's tensors of the same names): onnxruntime,
+    and TFLite itself when ``ai-edge-litert`` is installed."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
+    outputs = [o.name for o in sess.get_outputs()]
 
-    def run_onnx(rgb01: np.ndarray):
-        lm, presence, _hand, _world = sess.run(None, {name: rgb01.transpose(2, 0, 1)[None]})
-        return lm.reshape(21, 3), float(presence.ravel()[0])
+    def run_onnx(rgb01: np.ndarray) -> list:
+        return sess.run(None, {name: rgb01.transpose(2, 0, 1)[None]})
 
     runners = {"onnxruntime": run_onnx}
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        log.info("ai-edge-litert is not installed: checking against onnxruntime only")
+        log.info("ai-edge-litert is not installed: checking %s against onnxruntime", tflite.name)
         return runners
     interp = Interpreter(str(tflite))
     interp.allocate_tensors()
     index = interp.get_input_details()[0]["index"]
     outs = {d["name"]: d["index"] for d in interp.get_output_details()}
 
-    def run_tflite(rgb01: np.ndarray):
+    def run_tflite(rgb01: np.ndarray) -> list:
         interp.set_tensor(index, rgb01[None])
         interp.invoke()
-        lm = interp.get_tensor(outs["Identity"]).reshape(21, 3)
-        return lm, float(interp.get_tensor(outs["Identity_1"]).ravel()[0])
+        return [interp.get_tensor(outs[o]) for o in outputs]
 
     runners["tflite"] = run_tflite
     return runners
@@ -179,7 +181,7 @@ def check_parity(param: Path, binary: Path, onnx_path: Path, tflite: Path, image
     import cv2
 
     net = LandmarkNet(param, binary, BLOBS, threads=1, exact=True)
-    runners = _reference_runners(onnx_path, tflite)
+    runners = reference_runners(onnx_path, tflite)
     worst = {name: [0.0, 0.0] for name in runners}
     for path in images:
         bgr = cv2.imread(str(path))
@@ -189,7 +191,8 @@ def check_parity(param: Path, binary: Path, onnx_path: Path, tflite: Path, image
         rgb01 = np.ascontiguousarray(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), np.float32) / 255.0
         lm, presence, _ = net.run_pixels(crop)
         for name, run in runners.items():
-            ref_lm, ref_p = run(rgb01)
+            out = run(rgb01)
+            ref_lm, ref_p = out[0].reshape(21, 3), float(out[1].ravel()[0])
             w = worst[name]
             w[0] = max(w[0], float(np.abs(lm[:, :2] - ref_lm[:, :2]).max()))
             w[1] = max(w[1], abs(presence - ref_p))

@@ -21,6 +21,7 @@ import numpy as np
 
 from vision.errors import ModelError
 from vision.palm import INPUT_SIZE, PalmDetector
+from vision.palm import VALUES_PER_ANCHOR as VALUES
 
 log = logging.getLogger("training.landmarks")
 
@@ -130,37 +131,6 @@ def convert(tflite: Path, work: Path) -> tuple[Path, Path, Path]:
     return onnx_path, param, binary
 
 
-def _reference_runners(onnx_path: Path, tflite: Path):
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-
-    def run_onnx(rgb01: np.ndarray):
-        boxes, scores = sess.run(None, {name: rgb01.transpose(2, 0, 1)[None]})
-        return boxes.reshape(-1, 18), scores.reshape(-1)
-
-    runners = {"onnxruntime": run_onnx}
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        log.info("ai-edge-litert is not installed: checking the detector against onnxruntime")
-        return runners
-    interp = Interpreter(str(tflite))
-    interp.allocate_tensors()
-    index = interp.get_input_details()[0]["index"]
-    outs = {d["name"]: d["index"] for d in interp.get_output_details()}
-
-    def run_tflite(rgb01: np.ndarray):
-        interp.set_tensor(index, rgb01[None])
-        interp.invoke()
-        boxes = interp.get_tensor(outs["Identity"]).reshape(-1, 18)
-        return boxes, interp.get_tensor(outs["Identity_1"]).reshape(-1)
-
-    runners["tflite"] = run_tflite
-    return runners
-
-
 def check_parity(param: Path, binary: Path, onnx_path: Path, tflite: Path, images: list[Path]):
     """Largest box/keypoint (input px) and score-logit differences of ncnn against each
     reference, on the 192x192 pixels of real photos; also how many photos' best anchor each
@@ -168,7 +138,9 @@ def check_parity(param: Path, binary: Path, onnx_path: Path, tflite: Path, image
     import cv2
 
     detector = PalmDetector(param, binary, BLOBS, threads=1, exact=True)
-    runners = _reference_runners(onnx_path, tflite)
+    from training.landmarks import reference_runners
+
+    runners = reference_runners(onnx_path, tflite)
     worst = {name: [0.0, 0.0] for name in runners}
     for path in images:
         bgr = cv2.imread(str(path))
@@ -178,7 +150,8 @@ def check_parity(param: Path, binary: Path, onnx_path: Path, tflite: Path, image
         rgb01 = np.ascontiguousarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB), np.float32) / 255
         boxes, scores = detector.raw(pixels)
         for name, run in runners.items():
-            ref_boxes, ref_scores = run(rgb01)
+            out = run(rgb01)
+            ref_boxes, ref_scores = out[0].reshape(-1, VALUES), out[1].reshape(-1)
             w = worst[name]
             w[0] = max(w[0], float(np.abs(boxes - ref_boxes).max()))
             w[1] = max(w[1], float(np.abs(scores - ref_scores).max()))

@@ -164,6 +164,19 @@ def embedding_blob(param: str | Path, presence_blob: str) -> str:
     return blob
 
 
+def open_hand_net(param, binary, threads: int = 1, exact: bool = False, bf16: bool = False):
+    """``(ncnn, ncnn.Net)`` for one of the MediaPipe networks ``python -m training landmarks``
+    converts: its files checked first, a bad one named with that command."""
+    import ncnn
+
+    from .classifier import _load_net, check_ncnn_files
+
+    param, binary = Path(param), Path(binary)
+    todo = "run `python -m training landmarks` to fetch and convert it again"
+    check_ncnn_files(param, binary, todo)
+    return ncnn, _load_net(ncnn, param, binary, int(threads), exact, todo, bf16=bf16)
+
+
 class LandmarkNet:
     """The ncnn landmark network: ``net(bgr, crop) -> HandPass``. Thread-safe (calls serialised).
 
@@ -181,14 +194,8 @@ class LandmarkNet:
         exact: bool = False,
         embedding: bool = False,
     ) -> None:
-        import ncnn
-
-        from .classifier import _load_net, check_ncnn_files
-
-        param, binary = Path(param), Path(binary)
-        todo = "run `python -m training landmarks` to fetch and convert it again"
-        check_ncnn_files(param, binary, todo)
-        net = _load_net(ncnn, param, binary, int(threads), exact, todo, bf16=BF16_STORAGE)
+        ncnn, net = open_hand_net(param, binary, threads, exact, bf16=BF16_STORAGE)
+        param = Path(param)
         self._ncnn = ncnn
         self._net = net
         self._lock = threading.Lock()

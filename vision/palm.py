@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from .errors import ModelError
-from .hand import Crop
+from .hand import Crop, open_hand_net
 
 INPUT_SIZE = 192
 #: ``SsdAnchorsCalculator`` options of MediaPipe's palm detection graph.
@@ -147,15 +147,7 @@ class PalmDetector:
         exact: bool = False,
         min_score: float = MIN_SCORE,
     ) -> None:
-        import ncnn
-
-        from .classifier import _load_net, check_ncnn_files
-
-        param, binary = Path(param), Path(binary)
-        todo = "run `python -m training landmarks` to fetch and convert it again"
-        check_ncnn_files(param, binary, todo)
-        self._net = _load_net(ncnn, param, binary, int(threads), exact, todo)
-        self._ncnn = ncnn
+        self._ncnn, self._net = open_hand_net(param, binary, threads, exact)
         self._lock = threading.Lock()
         try:
             self._input = blobs["input"]
