@@ -176,19 +176,26 @@ def reference_runners(onnx_path: Path, tflite: Path) -> dict:
     return runners
 
 
-def check_parity(param: Path, binary: Path, onnx_path: Path, tflite: Path, images: list[Path]):
-    """Largest landmark (px) and presence differences of ncnn against each reference."""
+def photo_inputs(images: list[Path], size: int):
+    """Each readable photo as ``size`` square BGR pixels and as the RGB [0, 1] array the
+    references read."""
     import cv2
 
-    net = LandmarkNet(param, binary, BLOBS, threads=1, exact=True)
-    runners = reference_runners(onnx_path, tflite)
-    worst = {name: [0.0, 0.0] for name in runners}
     for path in images:
         bgr = cv2.imread(str(path))
         if bgr is None:
             continue
-        crop = cv2.resize(bgr, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
-        rgb01 = np.ascontiguousarray(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB), np.float32) / 255.0
+        pixels = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
+        rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+        yield pixels, np.ascontiguousarray(rgb, np.float32) / 255.0
+
+
+def check_parity(param: Path, binary: Path, onnx_path: Path, tflite: Path, images: list[Path]):
+    """Largest landmark (px) and presence differences of ncnn against each reference."""
+    net = LandmarkNet(param, binary, BLOBS, threads=1, exact=True)
+    runners = reference_runners(onnx_path, tflite)
+    worst = {name: [0.0, 0.0] for name in runners}
+    for crop, rgb01 in photo_inputs(images, INPUT_SIZE):
         lm, presence, _ = net.run_pixels(crop)
         for name, run in runners.items():
             out = run(rgb01)

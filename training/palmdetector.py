@@ -133,21 +133,13 @@ def convert(tflite: Path, work: Path) -> tuple[Path, Path, Path]:
 
 def check_parity(param: Path, binary: Path, onnx_path: Path, tflite: Path, images: list[Path]):
     """Largest box/keypoint (input px) and score-logit differences of ncnn against each
-    reference, on the 192x192 pixels of real photos; also how many photos' best anchor each
-    reading puts at >= 0.5 (the same count, or the readings disagree where it matters)."""
-    import cv2
+    reference, on the 192x192 pixels of real photos."""
+    from training.landmarks import photo_inputs, reference_runners
 
     detector = PalmDetector(param, binary, BLOBS, threads=1, exact=True)
-    from training.landmarks import reference_runners
-
     runners = reference_runners(onnx_path, tflite)
     worst = {name: [0.0, 0.0] for name in runners}
-    for path in images:
-        bgr = cv2.imread(str(path))
-        if bgr is None:
-            continue
-        pixels = cv2.resize(bgr, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
-        rgb01 = np.ascontiguousarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB), np.float32) / 255
+    for pixels, rgb01 in photo_inputs(images, INPUT_SIZE):
         boxes, scores = detector.raw(pixels)
         for name, run in runners.items():
             out = run(rgb01)
