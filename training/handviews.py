@@ -36,7 +36,7 @@ from training.config import positive_int
 from training.data import read_image
 from training.handcmd import add_data_argument, detector_metadata, load_sets
 from training.handdata import Landmarks
-from training.handhead import NONE_INDEX, HeadConfig, read_views, train_recipe
+from training.handhead import NONE_INDEX, HeadConfig, predict, train_recipe
 from training.landmarks import HAND_DIR
 from vision.errors import RPSError
 
@@ -204,15 +204,12 @@ def fold_metadata(
     detector: str | None,
     before_search: bool,
     search_rounds: int | None = None,
-    palm_look_below: float | None = None,
 ) -> dict:
     """The shipped recogniser's metadata with a fold's head and threshold, and the detector
     (``None``: no detector; ``"lite"``/``"full"``) and search rounds (None: the base's)."""
     meta = dict(base)
     if search_rounds is not None:
         meta["search_rounds"] = search_rounds
-    if palm_look_below is not None:
-        meta["palm_look_below"] = palm_look_below
     meta["head"] = recipe.head.to_metadata()
     meta["presence_threshold"] = round(recipe.threshold, 4)
     meta.pop("detector", None)
@@ -258,7 +255,6 @@ def evaluate(
     workers: int,
     kinds: tuple[str, ...] = VIEW_KINDS,
     search_rounds: int | None = None,
-    palm_look_below: float | None = None,
     only: tuple[str, ...] = (),
 ) -> dict:
     """Per held-out set (or those in ``only``): the plain table (cached readings, re-read
@@ -270,14 +266,12 @@ def evaluate(
         t0 = time.perf_counter()
         train = Landmarks.concat([m for name, m in by_set.items() if name != held])
         recipe = train_recipe(train, HeadConfig())
-        meta = fold_metadata(base, recipe, detector, before_search, search_rounds, palm_look_below)
+        meta = fold_metadata(base, recipe, detector, before_search, search_rounds)
         test = by_set[held].select(by_set[held].views == 0)
-        plain, sure = read_views(recipe.head, recipe.threshold, test)
+        plain = predict(recipe.head, recipe.threshold, test)
         redo = test.first_presence < float(base.get("weak_presence", 0.5))
         if detector is None and search_rounds in (None, 2):
             redo[:] = False  # the cached readings are this recogniser's own
-        if palm_look_below:  # the boxes whose reading an unsure head's extra look may change
-            redo |= (plain != NONE_INDEX) & (sure < palm_look_below)
         weak = np.flatnonzero(redo)
         picks = sample(by_set[held], per_set, seed)
         jobs = [(str(test.files[i]), "plain", seed) for i in weak]
@@ -335,12 +329,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="rounds of search crops a weak box gets (default: the shipped metadata's)",
     )
     p.add_argument(
-        "--palm-look-below",
-        type=float,
-        default=None,
-        help="a found hand whose head is less sure than this gets a look placed by the detector",
-    )
-    p.add_argument(
         "--only", nargs="+", default=[], help="hold out only these sets (names of data folders)"
     )
     p.add_argument("--per-set", type=positive_int, default=150, help="photos a set gets views of")
@@ -364,7 +352,7 @@ def main(args: argparse.Namespace) -> int:
     report = evaluate(
         by_set, base, scenes, detector, not args.after_search, args.per_set, args.empties,
         args.seed, args.workers, search_rounds=args.search_rounds,
-        palm_look_below=args.palm_look_below, only=tuple(args.only),
+        only=tuple(args.only),
     )  # fmt: skip
     print(table(report))
     if args.json is not None:

@@ -276,7 +276,9 @@ def run_hand_bench(classifier, param: Path, anchors: Path, threads: int, iterati
                 for e in ("param", "bin")
             ]
             if all(f.is_file() for f in files):
-                palm_net = PalmDetector(*files, landmarks.detector_blobs, threads=threads)
+                palm_net = PalmDetector(
+                    *files, landmarks.metadata["detector"]["blobs"], threads=threads
+                )
                 jobs[f"palm_{variant}"] = (lambda n: lambda: n.raw(palm_pixels))(palm_net)
     nets = {}
     for variant in ("full", "lite"):

@@ -73,11 +73,11 @@ class Crop:
         c, s = math.cos(self.angle), math.sin(self.angle)
         return np.array([c, -s]), np.array([s, c])
 
-    def to_image(self) -> np.ndarray:
-        """The 2x3 affine map from crop pixels (0..INPUT_SIZE) to image pixels."""
+    def to_image(self, pixels: int = INPUT_SIZE) -> np.ndarray:
+        """The 2x3 affine map from crop pixels (0..``pixels``) to image pixels."""
         x_axis, y_axis = self.axes()
-        k = self.size / INPUT_SIZE
-        half = INPUT_SIZE / 2.0
+        k = self.size / pixels
+        half = pixels / 2.0
         a = np.column_stack([x_axis * k, y_axis * k])
         t = np.array([self.cx, self.cy]) - a @ np.array([half, half])
         return np.column_stack([a, t])

@@ -96,8 +96,6 @@ class LandmarkRecogniser:
             self.mirror = bool(meta.get("mirror_pass", False))
             # how many rounds of search crops a weak still box gets (older metadata: all)
             self.search = SEARCH[: int(meta.get("search_rounds", len(SEARCH)))]
-            # below this head confidence a found hand gets a look placed by the palm detector
-            self.palm_look_below = float(meta.get("palm_look_below", 0.0))
             search = meta.get("search_param"), meta.get("search_bin")
             head_meta = meta["head"]
             # older metadata names no palm detector: boxes are searched as before
@@ -130,7 +128,6 @@ class LandmarkRecogniser:
             )
         # MediaPipe's palm detector for boxes (and lost stream frames) the box pass misses
         self.detector = None
-        self.detector_blobs = detector_files[2] if detector_meta is not None else None
         if detector_meta is not None:
             self.detector = PalmDetector(
                 *detector_files, threads=threads, exact=exact, min_score=detector_score
@@ -155,14 +152,15 @@ class LandmarkRecogniser:
         passes: int,
         mirrored: HandPass | None = None,
         palm_box: tuple[float, float, float, float] | None = None,
-        more: tuple[HandPass, ...] = (),
     ) -> HandPrediction:
         """The prediction for the landmarks and presence of one pass; with ``mirrored`` (the
-        same crop read mirrored) and ``more`` looks at the same hand, the head's throw is the
-        mean of its readings of all of them."""
+        same crop read mirrored) the head's throw is the mean of its readings of both;
+        ``palm_box``: where the palm detector placed the hand, kept for a hand reported."""
         q = hand_probability(hand.presence, self.threshold)
         probs = np.zeros(len(self.classes), np.float32)
-        head = self.head_reading(hand, mirrored, *more)
+        head = self.head.read(hand.landmarks, hand.embedding)
+        if mirrored is not None:
+            head = (head + self.head.read(mirrored.landmarks, mirrored.embedding)) / 2.0
         probs[self._head_index] = head * q
         none = self.classes.index(Gesture.NONE)
         probs[none] = 1.0 - q
@@ -182,11 +180,6 @@ class LandmarkRecogniser:
             palm_box if found and label is not Gesture.NONE else None,
         )
 
-    def head_reading(self, *looks: HandPass | None) -> np.ndarray:
-        """The head's throw probabilities, the mean over the given looks at one hand."""
-        kept = [look for look in looks if look is not None]
-        return np.mean([self.head.read(k.landmarks, k.embedding) for k in kept], axis=0)
-
     def __call__(self, image: np.ndarray) -> HandPrediction:
         """Read a still box (BGR): the box, maybe searched, then the landmark-placed crop and,
         when that found a hand, the same crop mirrored (the head reads both)."""
@@ -203,19 +196,10 @@ class LandmarkRecogniser:
         )
         hand = best_pass(passes)
         box = palm_box(passes)
-        if hand.presence < self.threshold:
-            return self.read_pass(hand, len(passes), palm_box=box)
-        mirrored = self.net(bgr, hand.crop, mirror=True) if self.mirror else None
-        count = len(passes) + (mirrored is not None)
-        more: tuple[HandPass, ...] = ()
-        unsure = self.palm_look_below > 0 and box is None and self.detector is not None
-        if unsure and self.head_reading(hand, mirrored).max() < self.palm_look_below:
-            # an unsure head gets one more look: the hand placed by the palm detector instead
-            palms = self.detector(bgr, Crop.box(bgr.shape[1], bgr.shape[0]))[:1]
-            looks = [self.net(bgr, palm.crop()) for palm in palms]
-            count += len(looks)
-            more = tuple(look for look in looks if look.presence >= self.threshold)
-        return self.read_pass(hand, count, mirrored, box, more)
+        if self.mirror and hand.presence >= self.threshold:
+            mirrored = self.net(bgr, hand.crop, mirror=True)
+            return self.read_pass(hand, len(passes) + 1, mirrored, box)
+        return self.read_pass(hand, len(passes), palm_box=box)
 
     def reset_tracking(self) -> None:
         with self._lock:

@@ -187,7 +187,7 @@ class PalmDetector:
     def __call__(self, bgr: np.ndarray, region: Crop | None = None) -> list[Palm]:
         h, w = bgr.shape[:2]
         region = region if region is not None else Crop.box(w, h)
-        m = _input_to_image(region)
+        m = region.to_image(INPUT_SIZE)
         pixels = cv2.warpAffine(
             bgr,
             m,
@@ -208,13 +208,3 @@ class PalmDetector:
             x1, y1 = img_corners.max(0)
             palms.append(Palm(score, (float(x0), float(y0), float(x1), float(y1)), img_pts))
         return palms
-
-
-def _input_to_image(region: Crop) -> np.ndarray:
-    """The 2x3 map from the detector's input pixels (0..INPUT_SIZE) to image pixels."""
-    c, s = math.cos(region.angle), math.sin(region.angle)
-    k = region.size / INPUT_SIZE
-    a = np.array([[c * k, s * k], [-s * k, c * k]])
-    half = INPUT_SIZE / 2.0
-    t = np.array([region.cx, region.cy]) - a @ np.array([half, half])
-    return np.column_stack([a, t])
