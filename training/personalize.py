@@ -828,8 +828,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kind", choices=tuple(RECOGNISERS), default=DEFAULT_KIND,
         help="which recogniser to personalise: fused (the default recogniser: its landmark "
-        "head refitted and its CNN part fine-tuned, about a minute), landmarks (the head "
-        "alone, seconds) or cnn (the CNN alone, fine-tuned, about a minute)",
+        "head refitted and its CNN part fine-tuned: one to three minutes on two cores), "
+        "landmarks (the head alone: reading the captures takes a minute or two, the refit "
+        "seconds) or cnn (the CNN alone, fine-tuned, a minute or two)",
     )  # fmt: skip
     parser.add_argument(
         "--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="default %(default)s"
