@@ -341,10 +341,10 @@ def find_hand(
 #: A hand placed from a palm the detector found in a corner tile counts only at this presence:
 #: four more looks are four more chances for an empty room to show something palm-like. Measured
 #: with the shipped head: on 100 empty views (walls, offices, rooms) ten tile palms, their crops'
-#: presence at most 0.48; on 180 far views of three sets 31 hands found through a tile, 27 read
-#: right, one of them below 0.8 (0.70). In the leave-one-set-out folds, whose presence thresholds
-#: differ, tiles without this bar woke 3 more of 100 empty views and 3 of finger-counting's 42
-#: offices.
+#: presence at most 0.48; on 180 far views of three sets a tile's palm placed 34 hands, 27 read
+#: right (one of them below 0.8: 0.70), 7 misread (two below 0.8). In the leave-one-set-out
+#: folds, whose presence thresholds differ, tiles without this bar woke 3 more of 100 empty views
+#: and 3 of finger-counting's 42 offices.
 TILED_MIN_PRESENCE = 0.8
 #: Palms the detector hands to the landmark network in one look (best first).
 MAX_PALMS = 2
@@ -353,8 +353,8 @@ MAX_PALMS = 2
 def tiles(region: Crop, tile: float) -> list[Crop]:
     """The four corner squares of ``region`` with sides ``tile`` times its side (top row first),
     where the palm detector looks again, magnified, for a hand too small to find in the whole
-    region: its smallest anchors are 0.148 of its input, and a fist at a fifth of the box shows a
-    palm smaller than that."""
+    region: its smallest anchors are 0.148 of its input, and a fist at an eighth of the box shows
+    a palm smaller than that."""
     off = (1.0 - tile) / 2.0 * region.size
     x_axis, y_axis = region.axes()
     out = []
