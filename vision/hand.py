@@ -340,12 +340,12 @@ def find_hand(
 
 #: A hand placed from a palm the detector found in a corner tile counts only at this presence:
 #: four more looks are four more chances for an empty room to show something palm-like. Measured
-#: with the shipped head: on 100 empty views (walls, offices, rooms) ten tile palms, their crops'
-#: presence at most 0.48; on 180 far views of three sets a tile's palm placed 34 hands, 27 read
-#: right (one of them below 0.8: 0.70), 7 misread (two below 0.8). In the leave-one-set-out
-#: folds, whose presence thresholds differ, tiles without this bar woke 3 more of 100 empty views
-#: and 3 of finger-counting's 42 offices.
-TILED_MIN_PRESENCE = 0.8
+#: with the shipped head on 180 far views of three sets: a tile's palm placed 34 hands, 27 read
+#: right (25 of them at presence >= 0.95), 7 misread (1 at >= 0.95); on 100 empty views ten tile
+#: palms, their crops' presence at most 0.48. In the leave-one-set-out folds (whose thresholds
+#: differ) a bar of 0.8 still woke two more of best-of-one's 250 walls, at 0.81 (a blurred hand
+#: waving past a face) and 0.93 (a face).
+TILED_MIN_PRESENCE = 0.95
 #: Palms the detector hands to the landmark network in one look (best first).
 MAX_PALMS = 2
 
