@@ -840,8 +840,8 @@ class CaptureCheck:
             + f"\nNothing was trained or installed; your captures are untouched in {self.root}. "
             "Move the captures to the right class folder, or capture that class again, e.g.\n  "
             + collect_command(first, self.root, SUGGESTED_IMAGES_PER_CLASS)
-            + "\nthen run this again (--trust-labels trains on them as they are).\n"
-            + "\n".join(self.lines())
+            + "\nthen run this again (--trust-labels trains on them as they are)."
+            + (f"\nThe worst of them: {self.sheet}" if self.sheet is not None else "")
         )
 
     def held_back_confusion(self, heldback: Sequence[Item]) -> np.ndarray:
@@ -937,6 +937,8 @@ def personalize(
     else:
         current, compared_with = model_in_use(models_dir)
     check = check_captures_readable(captures, current, compared_with)
+    for line in check.lines():
+        log.info("%s", line)
     if check.problems and not trust_labels:
         raise WrongLabelError(check.refusal())
     held_images = [datasets.read_image(p) for p, _ in captures.heldback]
@@ -1107,8 +1109,6 @@ def _minutes(seconds: float) -> str:
 def print_result(result: PersonalizeResult, out: TextIO | None = None) -> None:
     out = out if out is not None else sys.stdout
     per_class = result.n_test // len(CLASS_ORDER)
-    for line in result.captures_report:
-        print(line, file=out)
     print(
         f"Personalised on {result.n_train} of your images in {_minutes(result.seconds)} "
         f"(training {_minutes(result.train_seconds)}).",
@@ -1122,6 +1122,8 @@ def print_result(result: PersonalizeResult, out: TextIO | None = None) -> None:
     )
     if result.plot is not None:
         print(f"Before/after confusion matrices: {result.plot}", file=out)
+    if result.sheet is not None:
+        print(f"What the model in use could not read in your captures: {result.sheet}", file=out)
     for name, right, total in result.weak:
         print(
             f"The new model still cannot read your {name}: {right} of {total} held-back "
