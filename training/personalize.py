@@ -1393,13 +1393,13 @@ def guided(
         if answer == "s":
             continue
         argv = ["--label", g.value, "--out", str(data_dir), "--count", str(count)]
-        argv += ["--source", source]
+        argv += ["--source", source, "--check"]
         if countdown is not None:
             argv += ["--countdown", str(countdown)]
         code, reason = collect.run(collect.parse_args(argv))
         if code != 0 or reason == "terminated":
             return code
-    for line in capture_feedback(data_dir):
+    for line in capture_feedback(data_dir, out):
         print(line, file=out)
     answer = _ask("\nAll captured. Press Enter to personalise now, q to quit: ", stdin, out)
     later = f"python -m training personalize {data_dir} --kind {kind}"
@@ -1411,7 +1411,7 @@ def guided(
     return main(parser.parse_args([str(data_dir), "--kind", kind]))
 
 
-def capture_feedback(data_dir: Path) -> list[str]:
+def capture_feedback(data_dir: Path, out: TextIO | None = None) -> list[str]:
     """After the capture: how the model in use reads the captures there are, per class, with
     advice and the contact sheet beside them (nothing when there are no captures yet)."""
     from training import capturereport as cr
@@ -1421,7 +1421,7 @@ def capture_feedback(data_dir: Path) -> list[str]:
     if not items:
         return []
     classifier, compared_with = model_in_use()
-    print(f"\nReading your {len(items)} captures as the game would...", flush=True)
+    print(f"\nReading your {len(items)} captures as the game would...", file=out, flush=True)
     readings = cr.read_captures(classifier, items, datasets.read_image)
     check = CaptureCheck(readings, cr.class_reports(readings), compared_with, Path(data_dir))
     try:
