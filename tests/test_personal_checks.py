@@ -260,3 +260,22 @@ def test_the_refusal_rule_counts_captures_and_the_floor():
     assert personalize.weak_classes(quarter) == [
         (g.value, 0, 10) for g in CLASS_ORDER if g.index != 0
     ]
+
+
+def test_the_guided_feedback_says_more_light_for_dark_captures(tmp_path):
+    """best-of-one's rocks at a quarter of their light: the report says they are dark."""
+    data = tmp_path / "captures"
+    for g in CLASS_ORDER:
+        (data / g.value).mkdir(parents=True)
+        for src in dataset_images("best-of-one", g.value, 4):
+            image = cv2.imread(str(src))
+            if g.value == "rock":
+                image = (image * 0.25).astype("uint8")
+            cv2.imwrite(str(data / g.value / src.name), image)
+    out = io.StringIO()
+    lines = personalize.capture_feedback(data, out)
+    text = "\n".join(lines)
+    assert "rock: " in text and "4 of 4 are dark: more light" in text, text
+    assert "paper: 4 of 4 read right, a hand found in 4" in text
+    assert "Reading your 16 captures as the game would" in out.getvalue()
+    assert capturereport.sheet_path(data).is_file()

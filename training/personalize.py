@@ -1,14 +1,21 @@
 """Teach it your hand: personalise the gesture model on your own captures and install it.
 
 ``python -m training personalize DATA`` checks the captures in ``DATA`` (one folder per class, as
-``python -m training collect`` writes them) and holds back the *last* captures of each class (the
-latest fifth, in capture order): a random split would test on near-twins of the training frames.
+``python -m training collect`` writes them). The model in use reads every capture as the game
+would: per class, how many it finds a hand in and reads right, with advice (hold the hand closer,
+keep it in the box, more light, check the label), the worst few drawn in ``DATA-report.png``
+beside the folder; where it confidently reads most of a class as another class, it stops before
+training (check the label; ``--trust-labels`` goes on). It holds back the *last* captures of each
+class (the latest fifth, in capture order): a random split would test on near-twins of the
+training frames.
 A recogniser kind (``--kind``: the fused default refits the landmark head and fine-tunes its
 CNN part, ``landmarks`` refits the head alone in seconds, ``cnn`` fine-tunes the CNN from the
 shipped weights) trains a candidate on the rest and exports it; the candidate and the model in
 use now (the active personal model, else the shipped one) both read the held-back images as the
-game reads a hand, and the candidate is installed only if it scores at least as well, so
-personal captures never make the model worse on the user's own later images. The model it
+game reads a hand, and the candidate is installed only if it reads at least as many of them
+right and at least ``ACCURACY_FLOOR`` (0.8) of them; a class it still cannot read is named. The
+``fused`` and ``cnn`` kinds need PyTorch (``pip install -e ".[train]"``); without it the default
+kind is ``landmarks`` (numpy, the Pi's install) and the others stop at once. The model it
 replaces is kept as the previous one. ``--reset`` goes back to the shipped model, ``--rollback``
 swaps the active and previous models. ``python -m training`` alone is a guided session: check the
 camera, capture each class, then personalise.
@@ -17,8 +24,10 @@ Nothing the user captured is ever moved, changed or deleted, whatever happens; n
 into the capture folder.
 
 Exit status: 0 installed (or --reset/--rollback done), 2 the captures or the command need fixing
-(the message says what to capture next), 3 trained but not installed because it scored worse
-than the model in use on the held-back captures, 130 interrupted.
+(the message says what to capture next; wrong labels; a kind this install cannot train), 3
+trained but not installed (worse than the model in use on the held-back captures, or under the
+floor), 130 interrupted, 143 SIGTERM (nothing half-written is left; a killed run's is removed by
+the next run).
 """
 
 from __future__ import annotations
@@ -811,19 +820,23 @@ def weak_classes(confusion: np.ndarray) -> list[tuple[str, int, int]]:
 
 @dataclass
 class CaptureCheck:
-    """The model in use's reading of every capture: per class, the label check, the sheet."""
+    """The model in use's reading of every capture (per class, the sheet) and the shipped
+    default's (the label check: a weak or specialised personal model in use, e.g. a CNN alone
+    that reads a stranger's paper as scissors, must not call right labels wrong)."""
 
     readings: list
     reports: dict
     compared_with: str
     root: Path
     sheet: Path | None = None
+    #: the shipped default's reports, where it is not the model in use (else ``reports``)
+    label_reports: dict | None = None
 
     @property
-    def problems(self) -> list[str]:
+    def problems(self) -> list[tuple[Gesture, str]]:
         from training.capturereport import label_problems
 
-        return label_problems(self.reports)
+        return label_problems(self.label_reports or self.reports)
 
     def lines(self) -> list[str]:
         from training.capturereport import format_reports
@@ -835,8 +848,10 @@ class CaptureCheck:
     def refusal(self) -> str:
         """The message that refuses to train on mislabelled captures, with the report."""
         first = self.problems[0][0]
+        who = "" if self.label_reports is None else "Read by the shipped model: "
         return (
-            "\n".join(text for _, text in self.problems)
+            who
+            + "\n".join(text for _, text in self.problems)
             + f"\nNothing was trained or installed; your captures are untouched in {self.root}. "
             "Move the captures to the right class folder, or capture that class again, e.g.\n  "
             + collect_command(first, self.root, SUGGESTED_IMAGES_PER_CLASS)
@@ -866,17 +881,39 @@ class CaptureCheck:
 def check_captures_readable(captures: Captures, classifier, compared_with: str) -> CaptureCheck:
     """The model in use reads every capture; per class report, contact sheet beside the
     captures (``capturereport.sheet_path``; a folder it cannot write to only loses the sheet)."""
-    from training import capturereport as cr
-
     items = captures.train + captures.heldback
+    check = read_and_report(items, classifier, compared_with, captures.root)
+    if len(check.readings) != len(items):
+        raise DatasetError(f"images in {captures.root} changed while reading them: run this again")
+    return check
+
+
+def _is_shipped_default(classifier) -> bool:
+    folder = getattr(classifier, "folder", None)
+    return folder is not None and Path(folder).resolve() == paths.SHIPPED_DEFAULT_DIR.resolve()
+
+
+def read_and_report(
+    items: Sequence[Item], classifier, compared_with: str, root: Path
+) -> CaptureCheck:
+    """``classifier`` (the model in use) reads ``items``: the per-class report and the contact
+    sheet beside ``root``; the shipped default reads them too for the label check, unless it is
+    the model in use."""
+    from training import capturereport as cr
+    from vision.classifier import GestureClassifier
+
     log.info("reading your %d captures with %s", len(items), compared_with)
     readings = cr.read_captures(classifier, items, datasets.read_image)
-    if len(readings) != len(items):
-        raise DatasetError(f"images in {captures.root} changed while reading them: run this again")
-    check = CaptureCheck(readings, cr.class_reports(readings), compared_with, captures.root)
+    check = CaptureCheck(readings, cr.class_reports(readings), compared_with, root)
+    if not _is_shipped_default(classifier):
+        log.info("and with the shipped model, to check the labels")
+        shipped = GestureClassifier(paths.SHIPPED_DEFAULT_DIR)
+        check.label_reports = cr.class_reports(
+            cr.read_captures(shipped, items, datasets.read_image)
+        )
     try:
         check.sheet = cr.contact_sheet(
-            check.reports, cr.sheet_path(captures.root), f"{compared_with}: {captures.root}"
+            check.reports, cr.sheet_path(root), f"{compared_with}: {root}"
         )
     except OSError as exc:
         log.warning("no contact sheet (%s)", exc)
@@ -1414,7 +1451,6 @@ def guided(
 def capture_feedback(data_dir: Path, out: TextIO | None = None) -> list[str]:
     """After the capture: how the model in use reads the captures there are, per class, with
     advice and the contact sheet beside them (nothing when there are no captures yet)."""
-    from training import capturereport as cr
 
     folders = _capture_folders(Path(data_dir))
     items = [(p, g.index) for g, folder in folders.items() for p in ordered_images(folder)]
@@ -1422,12 +1458,7 @@ def capture_feedback(data_dir: Path, out: TextIO | None = None) -> list[str]:
         return []
     classifier, compared_with = model_in_use()
     print(f"\nReading your {len(items)} captures as the game would...", file=out, flush=True)
-    readings = cr.read_captures(classifier, items, datasets.read_image)
-    check = CaptureCheck(readings, cr.class_reports(readings), compared_with, Path(data_dir))
-    try:
-        check.sheet = cr.contact_sheet(check.reports, cr.sheet_path(data_dir), str(data_dir))
-    except OSError as exc:
-        log.warning("no contact sheet (%s)", exc)
+    check = read_and_report(items, classifier, compared_with, Path(data_dir))
     lines = check.lines()
     lines += [f"WARNING: {text}" for _, text in check.problems]
     return lines
