@@ -122,6 +122,16 @@ def test_the_landmark_head_personalises_without_pytorch_and_the_others_say_so_fi
         assert f"--kind {kind} needs PyTorch" in done.stderr
         assert 'pip install -e ".[train]"' in done.stderr and "--kind landmarks" in done.stderr
         assert "reading your" not in done.stderr  # said before any work
+    # capturing works there too, with the live reading of each saved image
+    from tests.helpers import gesture_clip
+
+    clip = gesture_clip(tmp_path / "clip.avi", ["rock", "rock"], frames_each=16)
+    argv = ["collect", "--label", "rock", "--out", str(tmp_path / "more"), "--source", str(clip)]
+    done = run_training(
+        home, *argv, "--headless", "--countdown", "0", "--check", pythonpath=no_train_extra
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Saved 2 image(s) of rock" in done.stdout and "read right: 2 of 2" in done.stderr
     # no --kind: the landmark head, said so, refitted in numpy and installed
     done = run_training(home, "personalize", str(data), pythonpath=no_train_extra)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -949,12 +949,12 @@ def personalize(
 ) -> PersonalizeResult:
     """Hold back the latest captures, train a candidate of ``kind``, compare, install if no worse.
 
-    First the model in use reads every capture (``check_captures_readable``): where it
-    confidently reads most of a class as another class, ``WrongLabelError`` is raised before
-    training (``trust_labels=True`` goes on regardless). The candidate is installed unless it
-    reads fewer held-back captures right than the model in use, or fewer than
-    ``ACCURACY_FLOOR`` of them (``force=True`` installs it anyway); ``result.installed`` and
-    ``result.refused`` say which. A rejected
+    First the model in use reads every capture (``check_captures_readable``: the per-class
+    report and sheet); where the shipped default confidently reads most of a class as another
+    class, ``WrongLabelError`` is raised before training (``trust_labels=True`` goes on).
+    The candidate is installed unless it reads fewer held-back captures right than the model in
+    use, or fewer than ``ACCURACY_FLOOR`` of them (``force=True`` installs it anyway);
+    ``result.installed`` and ``result.refused`` say which. A rejected
     candidate is kept in ``<models>/rejected`` for a look; the model in use stays active.
     ``current_model`` (an exported model's folder) is the one to beat instead of the one in use.
     """
