@@ -106,7 +106,7 @@ def test_a_class_filed_under_another_is_refused_before_training(tmp_path):
 def test_the_landmark_head_personalises_without_pytorch_and_the_others_say_so_first(
     tmp_path, no_train_extra
 ):
-    data = captures(tmp_path / "captures")
+    data = captures(tmp_path / "captures", per_class=8)  # few captures: a quick refit
     home = tmp_path / "home"
     blocked = subprocess.run(
         [sys.executable, "-c", "import torch"], capture_output=True, text=True,
@@ -133,7 +133,9 @@ def test_the_landmark_head_personalises_without_pytorch_and_the_others_say_so_fi
     assert done.returncode == 0, done.stderr
     assert "Saved 2 image(s) of rock" in done.stdout and "read right: 2 of 2" in done.stderr
     # no --kind: the landmark head, said so, refitted in numpy and installed
-    done = run_training(home, "personalize", str(data), pythonpath=no_train_extra)
+    done = run_training(
+        home, "personalize", str(data), "--min-images", "8", pythonpath=no_train_extra
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PyTorch is not installed here" in done.stdout
     assert "Installed as the active model" in done.stdout
@@ -176,8 +178,9 @@ def _kill_while_staging(home: Path, data: Path, sig: int) -> subprocess.Complete
     """Start a personalisation, send ``sig`` once its model folder is being written."""
     env = {**os.environ, "RPS_ROBOT_HOME": str(home), "PYTHONPATH": str(ROOT)}
     before = set(_staging(home / "models"))
+    argv = ["personalize", str(data), "--kind", "landmarks", "--min-images", "8"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "training", "personalize", str(data), "--kind", "landmarks"],
+        [sys.executable, "-m", "training", *argv],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 120
@@ -189,8 +192,8 @@ def _kill_while_staging(home: Path, data: Path, sig: int) -> subprocess.Complete
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def test_sigterm_leaves_no_half_written_model_and_a_killed_runs_is_cleaned(tmp_path):
-    data = captures(tmp_path / "captures")
+def test_sigterm_leaves_no_half_written_model_and_a_killed_runs_is_cleaned_next_time(tmp_path):
+    data = captures(tmp_path / "captures", per_class=8)
     home = tmp_path / "home"
     models = home / "models"
     killed = _kill_while_staging(home, data, signal.SIGKILL)
@@ -208,17 +211,17 @@ def test_sigterm_leaves_no_half_written_model_and_a_killed_runs_is_cleaned(tmp_p
 def test_the_report_names_a_class_with_no_findable_hand_and_draws_the_worst(tmp_path):
     """rock/ holds empty walls: the report says no hand was found in any and what to do, the
     contact sheet beside the captures shows them; the refit has no rock to learn from."""
-    data = captures(tmp_path / "captures", fill={"rock": "none"})
+    data = captures(tmp_path / "captures", per_class=8, fill={"rock": "none"})
     before = snapshot(data)
     home = tmp_path / "home"
-    done = run_training(home, "personalize", str(data), "--kind", "landmarks")
+    done = run_training(home, "personalize", str(data), "--kind", "landmarks", "--min-images", "8")
     assert done.returncode == 2, done.stdout + done.stderr
     err = done.stderr
-    assert "rock: 0 of 10 read right, a hand found in 0" in err
+    assert "rock: 0 of 8 read right, a hand found in 0" in err
     assert "no hand found in any: if these are empty scenes, they belong in none/" in err
     assert "hold your fist closer to the camera, and keep the whole hand in the box" in err
-    assert "paper: 10 of 10 read right, a hand found in 10" in err
-    assert "none: 10 of 10 read right, no hand seen in any" in err
+    assert "paper: 8 of 8 read right, a hand found in 8" in err
+    assert "none: 8 of 8 read right, no hand seen in any" in err
     assert "look like" not in err  # a hand it cannot see is not a wrong label
     assert "found too few of your hands to learn from (none in your rock captures)" in err
     sheet = capturereport.sheet_path(data)
@@ -237,12 +240,13 @@ def test_a_candidate_under_the_floor_is_not_installed(tmp_path):
     data = tmp_path / "captures"
     for g in CLASS_ORDER:
         (data / g.value).mkdir(parents=True)
-        for src in dataset_images("best-of-one", "rock", 10, 10 * g.index):
+        for src in dataset_images("best-of-one", "rock", 8, 8 * g.index):
             shutil.copy(src, data / g.value / f"{g.value}_{src.name}")
     home = tmp_path / "home"
-    done = run_training(home, "personalize", str(data), "--kind", "landmarks")
+    argv = ["personalize", str(data), "--kind", "landmarks", "--min-images", "8"]
+    done = run_training(home, *argv)
     assert done.returncode == 2 and "captures look like rock" in done.stderr
-    done = run_training(home, "personalize", str(data), "--kind", "landmarks", "--trust-labels")
+    done = run_training(home, *argv, "--trust-labels")
     assert done.returncode == personalize.EXIT_NOT_INSTALLED, done.stdout + done.stderr
     report = json.loads((home / "models" / "rejected" / personalize.REPORT_NAME).read_text())
     assert report["accuracy_after"] < personalize.ACCURACY_FLOOR and not report["installed"]
