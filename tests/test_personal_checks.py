@@ -234,9 +234,9 @@ def test_the_report_names_a_class_with_no_findable_hand_and_draws_the_worst(tmp_
 
 
 def test_a_candidate_under_the_floor_is_not_installed(tmp_path):
-    """The issue's failure: every class captured showing rock. With the labels trusted the
-    candidate cannot tell the classes apart; it is not installed, whatever the model in use
-    reads, and the message says why."""
+    """The issue's failure: every class captured showing rock. The label check stops it; with
+    the labels trusted the candidate cannot tell the classes apart, yet reads more held-back
+    captures right than the model in use: the floor keeps it out and the message says why."""
     data = tmp_path / "captures"
     for g in CLASS_ORDER:
         (data / g.value).mkdir(parents=True)
@@ -251,8 +251,17 @@ def test_a_candidate_under_the_floor_is_not_installed(tmp_path):
     report = json.loads((home / "models" / "rejected" / personalize.REPORT_NAME).read_text())
     assert report["accuracy_after"] < personalize.ACCURACY_FLOOR and not report["installed"]
     assert "NOT installed" in done.stdout
-    if report["refused"] == "floor":
-        assert f"under the floor of {personalize.ACCURACY_FLOOR:.2f}" in done.stdout
+    assert report["weak_classes"], report["confusion_after"]  # a class it cannot read is named
+    for name, right, total in report["weak_classes"]:
+        assert (
+            f"The new model still cannot read your {name}: {right} of {total} held-back "
+            "captures read right (under 50%)" in done.stdout
+        )
+    # it reads more of them right than the model in use (0.38 against 0.25 when measured): the
+    # old rule, "at least as well", installed it; the floor refuses it
+    assert report["accuracy_after"] >= report["accuracy_before"]
+    assert report["refused"] == "floor"
+    assert f"under the floor of {personalize.ACCURACY_FLOOR:.2f}" in done.stdout
     assert not (home / "models" / "active").exists()
 
 
