@@ -129,7 +129,7 @@ def test_personalising_on_a_strangers_photos_raises_accuracy_on_their_later_fram
     assert "your current personal model 0.75 -> personalised" in out
     # the CNN in use reads this person's paper as scissors; the labels are checked by the
     # shipped default, which reads them right, so nothing is refused
-    assert "and with the shipped model, to check the labels" in caplog.text
+    assert "and 48 of them with the shipped model, to check the labels" in caplog.text
     # without a terminal (no progress bar) every epoch's log line says the time left
     assert re.search(r"epoch 1/3: loss [\d.]+, \d+ s so far, about \d+ s left", caplog.text)
 
