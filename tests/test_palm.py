@@ -15,7 +15,16 @@ from helpers import DATASETS, dataset_images, load
 from vision.classifier import GestureClassifier
 from vision.errors import ModelError
 from vision.hand import INPUT_SIZE as CROP_SIZE
-from vision.hand import LandmarkNet, warp_crop
+from vision.hand import (
+    TILED_MIN_PRESENCE,
+    Crop,
+    HandPass,
+    LandmarkNet,
+    best_pass,
+    reached,
+    tiles,
+    warp_crop,
+)
 from vision.labels import Gesture
 from vision.palm import ANCHORS, Palm, PalmDetector, decode, ssd_anchors, weighted_nms
 from vision.paths import ASSETS_DIR
@@ -128,16 +137,30 @@ def hand():
     return GestureClassifier(HAND_DIR)
 
 
+def _variant(folder, change) -> GestureClassifier:
+    """The shipped landmark recogniser with its metadata changed by ``change(meta)``."""
+    meta = json.loads((HAND_DIR / "model.json").read_text())
+    for key in ("param", "bin", "search_param", "search_bin"):
+        meta[key] = f"shipped:hand/{meta[key]}"
+    for key in ("param", "bin"):
+        meta["detector"][key] = f"shipped:hand/{meta['detector'][key]}"
+    change(meta)
+    (folder / "model.json").write_text(json.dumps(meta))
+    return GestureClassifier(folder)
+
+
 @pytest.fixture(scope="module")
 def no_detector(tmp_path_factory):
     """The shipped recogniser as older metadata wrote it: no palm detector."""
-    folder = tmp_path_factory.mktemp("hand-no-detector")
-    meta = json.loads((HAND_DIR / "model.json").read_text())
-    del meta["detector"]
-    for key in ("param", "bin", "search_param", "search_bin"):
-        meta[key] = f"shipped:hand/{meta[key]}"
-    (folder / "model.json").write_text(json.dumps(meta))
-    return GestureClassifier(folder)
+    return _variant(tmp_path_factory.mktemp("hand-no-detector"), lambda m: m.pop("detector"))
+
+
+@pytest.fixture(scope="module")
+def no_tiles(tmp_path_factory):
+    """The shipped recogniser with a detector that looks at the whole box only."""
+    return _variant(
+        tmp_path_factory.mktemp("hand-no-tiles"), lambda m: m["detector"].update(tile=0.0)
+    )
 
 
 @pytest.mark.parametrize(
@@ -153,6 +176,47 @@ def test_a_hand_shrunk_into_a_corner_is_found_and_read_only_with_the_detector(
     p = hand(scene)
     assert p.label is Gesture(label)
     assert p.palm_box is not None and p.landmarks is not None
+    assert x0 - 20 <= p.landmarks[:, 0].mean() <= x1 + 20
+    assert y0 - 20 <= p.landmarks[:, 1].mean() <= y1 + 20
+
+
+def test_tiles_are_the_boxs_four_corner_squares():
+    region = Crop(200.0, 150.0, 400.0)
+    squares = tiles(region, 0.6)
+    assert [t.size for t in squares] == pytest.approx([240.0] * 4)
+    corners = [(t.cx - 120, t.cy - 120, t.cx + 120, t.cy + 120) for t in squares]
+    assert corners[0] == pytest.approx((0, -50, 240, 190)), "top left first"
+    assert corners[3] == pytest.approx((160, 110, 400, 350)), "bottom right last"
+    # a turned region's tiles turn with it: its top-left corner square stays at its top left
+    turned = tiles(Crop(0.0, 0.0, 100.0, math.pi / 2), 0.6)[0]
+    assert (turned.cx, turned.cy, turned.angle) == pytest.approx((-20, 20, math.pi / 2))
+
+
+def test_a_hand_placed_from_a_tiles_palm_counts_only_when_surer():
+    crop, marks = Crop(0.0, 0.0, 1.0), np.zeros((21, 3), np.float32)
+    box = HandPass(marks, 0.3, 0.5, crop)
+    unsure = HandPass(marks, TILED_MIN_PRESENCE - 0.1, 0.5, crop, tiled=True)
+    sure = HandPass(marks, TILED_MIN_PRESENCE + 0.05, 0.5, crop, tiled=True)
+    assert best_pass([box, unsure]) is box
+    assert best_pass([box, sure]) is sure
+    assert not reached([box, unsure], 0.5) and reached([box, sure], 0.5)
+
+
+@pytest.mark.parametrize(
+    ("folder", "label", "start", "corner"),
+    [("best-of-one", "rock", 2, (0, 0)), ("best-of-one", "scissors", 2, (1, 1))],
+)
+def test_a_hand_too_small_for_the_whole_box_is_found_through_a_corner_tile(
+    hand, no_tiles, folder, label, start, corner
+):
+    """At an eighth of the box its palm is smaller than the detector's smallest anchor: the
+    whole box's look misses it, the corner tile's (magnified) look finds it."""
+    assert hand.recogniser.tile > 0, "the shipped recogniser looks in tiles"
+    photo = load(dataset_images(folder, label, 1, start=start)[0])
+    scene, (x0, y0, x1, y1) = _on_wall(photo, frac=0.12, corner=corner)
+    assert no_tiles(scene).label is Gesture.NONE, "the whole box's look misses it"
+    p = hand(scene)
+    assert p.label is Gesture(label)
     assert x0 - 20 <= p.landmarks[:, 0].mean() <= x1 + 20
     assert y0 - 20 <= p.landmarks[:, 1].mean() <= y1 + 20
 
@@ -196,6 +260,22 @@ def test_the_stream_finds_the_hand_again_after_it_left_the_box(hand, no_detector
     old = no_detector.recogniser
     old.reset_tracking()
     assert all(old.track(far).label is Gesture.NONE for _ in range(3))
+
+
+def test_the_stream_finds_a_tiny_hand_through_one_tile_every_other_lost_frame(hand, no_tiles):
+    """Lost frames alternate the whole box and one corner tile (one detector pass a frame
+    either way), so a hand too small for the whole box's look is found within eight frames."""
+    tiny, _ = _on_wall(load(dataset_images("best-of-one", "rock", 1, start=2)[0]), frac=0.12)
+    rec = GestureClassifier(HAND_DIR).recogniser
+    before = rec.detector.passes
+    labels = [rec.track(tiny).label for _ in range(8)]
+    assert Gesture.ROCK in labels
+    first = labels.index(Gesture.ROCK)
+    assert rec.detector.passes - before == first + 1, "one detector look a lost frame"
+    assert labels[first:] == [Gesture.ROCK] * (8 - first), "then tracked"
+    still = no_tiles.recogniser
+    still.reset_tracking()
+    assert all(still.track(tiny).label is Gesture.NONE for _ in range(8))
 
 
 @pytest.mark.parametrize("broken", ["missing-param", "truncated-bin", "not-ncnn"])

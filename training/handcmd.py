@@ -27,6 +27,9 @@ log = logging.getLogger("training.hand")
 
 #: The palm detector the recogniser ships with (see ``python -m training views``).
 DETECTOR = "lite"
+#: The side of the box's corner tiles the detector looks in again for a small hand (see
+#: ``vision.hand.tiles``; ``python -m training views --tile``).
+TILE = 0.6
 DEFAULT_SETS = (
     "rps-sxsw", "rps-cv", "best-of-one", "hands-subhih",
     "finger-counting", "sign-digits", "roboflow-hands",
@@ -81,9 +84,12 @@ def network_files(network: str, out: Path) -> tuple[str, str]:
     return tuple(f"shipped:hand/{n}" for n in names)  # type: ignore[return-value]
 
 
-def detector_metadata(variant: str, out: Path, before_search: bool = True) -> dict:
+def detector_metadata(
+    variant: str, out: Path, before_search: bool = True, tile: float = 0.0
+) -> dict:
     """The metadata's palm detector (MediaPipe's, ``variant`` full or lite), its files named as
-    the landmark network's are."""
+    the landmark network's are; ``tile``: the side of the corner tiles it looks in again for a
+    small hand (0: none)."""
     stem = f"palm_detection_{variant}.ncnn"
     param, binary = (
         (f"{stem}.param", f"{stem}.bin")
@@ -97,6 +103,7 @@ def detector_metadata(variant: str, out: Path, before_search: bool = True) -> di
         "blobs": palmdetector.BLOBS,
         "min_score": MIN_SCORE,
         "before_search": before_search,
+        "tile": tile,
     }
 
 
@@ -125,7 +132,7 @@ def metadata(
         **search_files,
         "weak_presence": 0.5,
         "mirror_pass": True,
-        **({"detector": detector_metadata(detector, out)} if detector else {}),
+        **({"detector": detector_metadata(detector, out, tile=TILE)} if detector else {}),
         "head": recipe.head.to_metadata(),
         **extra,
     }

@@ -34,7 +34,7 @@ import numpy as np
 from training import synth
 from training.config import positive_int
 from training.data import read_image
-from training.handcmd import add_data_argument, detector_metadata, load_sets
+from training.handcmd import TILE, add_data_argument, detector_metadata, load_sets
 from training.handdata import Landmarks
 from training.handhead import NONE_INDEX, HeadConfig, predict, train_recipe
 from training.landmarks import HAND_DIR
@@ -204,6 +204,7 @@ def fold_metadata(
     detector: str | None,
     before_search: bool,
     search_rounds: int | None = None,
+    tile: float = 0.0,
 ) -> dict:
     """The shipped recogniser's metadata with a fold's head and threshold, and the detector
     (``None``: no detector; ``"lite"``/``"full"``) and search rounds (None: the base's)."""
@@ -214,7 +215,7 @@ def fold_metadata(
     meta["presence_threshold"] = round(recipe.threshold, 4)
     meta.pop("detector", None)
     if detector is not None:
-        meta["detector"] = detector_metadata(detector, HAND_DIR, before_search)
+        meta["detector"] = detector_metadata(detector, HAND_DIR, before_search, tile)
     return meta
 
 
@@ -256,6 +257,7 @@ def evaluate(
     kinds: tuple[str, ...] = VIEW_KINDS,
     search_rounds: int | None = None,
     only: tuple[str, ...] = (),
+    tile: float = 0.0,
 ) -> dict:
     """Per held-out set (or those in ``only``): the plain table (cached readings, re-read
     where the box pass was weak and the finder may differ) and the views' figures."""
@@ -266,7 +268,7 @@ def evaluate(
         t0 = time.perf_counter()
         train = Landmarks.concat([m for name, m in by_set.items() if name != held])
         recipe = train_recipe(train, HeadConfig())
-        meta = fold_metadata(base, recipe, detector, before_search, search_rounds)
+        meta = fold_metadata(base, recipe, detector, before_search, search_rounds, tile)
         test = by_set[held].select(by_set[held].views == 0)
         plain = predict(recipe.head, recipe.threshold, test)
         redo = test.first_presence < float(base.get("weak_presence", 0.5))
@@ -329,6 +331,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="rounds of search crops a weak box gets (default: the shipped metadata's)",
     )
     p.add_argument(
+        "--tile",
+        type=float,
+        default=TILE,
+        help="the side of the box's four corner squares the detector looks again in, for a "
+        "small hand (a fraction of the box; 0: it does not)",
+    )
+    p.add_argument(
         "--only", nargs="+", default=[], help="hold out only these sets (names of data folders)"
     )
     p.add_argument("--per-set", type=positive_int, default=150, help="photos a set gets views of")
@@ -352,7 +361,7 @@ def main(args: argparse.Namespace) -> int:
     report = evaluate(
         by_set, base, scenes, detector, not args.after_search, args.per_set, args.empties,
         args.seed, args.workers, search_rounds=args.search_rounds,
-        only=tuple(args.only),
+        only=tuple(args.only), tile=args.tile,
     )  # fmt: skip
     print(table(report))
     if args.json is not None:

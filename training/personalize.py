@@ -1103,10 +1103,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kind", choices=tuple(RECOGNISERS), default=None,
         help="which recogniser to personalise: fused (the default recogniser: its landmark "
-        "head refitted and its CNN part fine-tuned, about a minute; needs PyTorch), landmarks "
-        "(the head alone, seconds; numpy only, runs on the Pi) or cnn (the CNN alone, "
-        "fine-tuned, about a minute; needs PyTorch). Default: fused, or landmarks where "
-        "PyTorch is not installed",
+        "head refitted and its CNN part fine-tuned: one to three minutes on two cores; needs "
+        "PyTorch), landmarks (the head alone: reading the captures takes a minute or two, the "
+        "refit seconds; numpy only, runs on the Pi) or cnn (the CNN alone, fine-tuned, a "
+        "minute or two; needs PyTorch). Default: fused, or landmarks where PyTorch is not "
+        "installed",
     )  # fmt: skip
     parser.add_argument(
         "--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="default %(default)s"

@@ -28,6 +28,8 @@ from .hand import (
     crop_from_landmarks,
     detect_hands,
     find_hand,
+    reached,
+    tiles,
 )
 from .handfeatures import GestureHead
 from .labels import CLASS_ORDER, Gesture
@@ -85,6 +87,7 @@ class LandmarkRecogniser:
         source = folder / "model.json"
         detector_meta = None
         self.detector_first = True
+        self.tile = 0.0
         try:
             self.classes = tuple(Gesture.parse(c) for c in meta["classes"])
             param = resolve_asset(str(meta["param"]), folder)
@@ -108,6 +111,7 @@ class LandmarkRecogniser:
                 )
                 detector_score = float(detector_meta.get("min_score", 0.5))
                 self.detector_first = bool(detector_meta.get("before_search", True))
+                self.tile = float(detector_meta.get("tile", 0.0))
         except KeyError as exc:
             raise ModelError(f"{source}: the field {exc} is missing: {_RETRAIN}") from exc
         except (TypeError, ValueError) as exc:
@@ -138,6 +142,7 @@ class LandmarkRecogniser:
         self._track: Crop | None = None
         self._turn = 0  # which search crop an empty stream frame tries next
         self._tracked = 0  # tracked frames so far (every other one is read mirrored)
+        self._lost = 0  # frames read without a hand to track (every other one looks in a tile)
         self._track_shape: tuple[int, ...] | None = None
         self._lock = threading.Lock()
 
@@ -193,6 +198,7 @@ class LandmarkRecogniser:
             self.search,
             detector=self.detector,
             detector_first=self.detector_first,
+            tile=self.tile,
         )
         hand = best_pass(passes)
         box = palm_box(passes)
@@ -208,11 +214,12 @@ class LandmarkRecogniser:
     def track(self, image: np.ndarray) -> HandPrediction:
         """Read a stream's frame: one pass on the last frame's landmark crop while the hand is
         there; when it is not, the palm detector (a pass on the crop of the palm it finds) and,
-        where that finds no hand, the box; without a detector, the box and one of the search
-        crops (a different one each frame). An empty box costs two looks a frame, not all of a
-        still image's. With the
-        mirrored look on, every other tracked frame is read mirrored: the stream's smoothing then
-        averages both readings, as a still box's head does, at no extra pass."""
+        where that finds no hand, the box (with corner tiles, every other such frame the
+        detector looks in one of them instead of the whole box); without a detector, the box
+        and one of the search crops (a different one each frame). An empty box costs two looks
+        a frame, not all of a still image's. With the mirrored look on, every other tracked
+        frame is read mirrored: the stream's smoothing then averages both readings, as a still
+        box's head does, at no extra pass."""
         bgr = _as_bgr(image)
         with self._lock:
             start = self._track if self._track_shape == bgr.shape else None
@@ -227,8 +234,16 @@ class LandmarkRecogniser:
                 # landmarks), and the box pass only where that found no hand (a hand whose
                 # wrist the box cuts off); the next frame's tracking places the crop again
                 box = Crop.box(bgr.shape[1], bgr.shape[0])
-                passes = detect_hands(self.net, self.detector, bgr, box, [], self.weak)
-                if not passes or max(p.presence for p in passes) < self.weak:
+                look, in_tile = box, False
+                self._lost += 1
+                if self.tile and self._lost % 2 == 0:
+                    # one corner tile every other lost frame: a small hand is found within
+                    # eight frames at the cost of one detector pass a frame
+                    look, in_tile = tiles(box, self.tile)[(self._lost // 2 - 1) % 4], True
+                passes = detect_hands(
+                    self.net, self.detector, bgr, look, [], self.weak, in_tile=in_tile
+                )
+                if not reached(passes, self.weak):
                     passes.append(self.net(bgr, box))
             else:
                 search = ((SEARCH_CROPS[self._turn % len(SEARCH_CROPS)],),)
@@ -240,6 +255,8 @@ class LandmarkRecogniser:
             hand = best_pass(passes)
             found = hand.presence >= self.threshold
             self._track = crop_from_landmarks(hand.landmarks) if found else None
+            if found:
+                self._lost = 0  # the first frame that loses it looks at the whole box
             self._track_shape = bgr.shape
             count = len(passes) + (start is not None)
             return self.read_pass(hand, count, palm_box=palm_box(passes))
