@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -477,3 +478,31 @@ def test_preview_window_shows_the_prompt_counts_and_warning(tmp_path):
     bottom = shot[-90:]
     assert (np.abs(bottom.astype(int) - (255, 120, 60)).sum(axis=2) < 60).any()  # the warning
     assert (bottom == 255).all(axis=2).any()  # the white prompt
+
+
+def test_check_reads_each_saved_image_live_with_the_model_in_use(clip, tmp_path, capsys):
+    """``--check``: the real default recogniser reads every saved crop; the counter says how
+    many it read right and found a hand in (the clip shows rock, then paper, then scissors)."""
+    argv = ["--label", "rock", "--out", str(tmp_path), "--source", str(clip), "--headless"]
+    assert run([*argv, "--countdown", "0", "--check"]) == 0
+    err = capsys.readouterr().err
+    found = re.findall(r"rock: 3/?\d* saved \(Ctrl-C to stop\); read right: (\d) of 3, "
+                       r"a hand found in (\d)", err)  # fmt: skip
+    assert found, err
+    right, hands = map(int, found[-1])
+    assert 1 <= right <= hands <= 3  # the rock photo at least; paper and scissors are not rock
+    # the preview draws the same line, orange while some are not read right
+    window = collect.PreviewWindow(fps=1000)
+    state = collect.CaptureState(Gesture.ROCK, 50, phase="capturing", saved=4)
+    state.judged, state.read_right, state.hands_found = 4, 2, 3
+    assert state.judged_text() == "read right: 2 of 4, a hand found in 3"
+    frame = cv2.resize(load(dataset_images("rps-cv", "rock", 1)[0]), (640, 480))
+    try:
+        window.update(frame, collect.roi_rect(frame.shape, None), state)
+        import pygame
+
+        shot = pygame.surfarray.array3d(window.screen).transpose(1, 0, 2)
+    finally:
+        window.close()
+    bottom = shot[-60:]
+    assert (np.abs(bottom.astype(int) - (255, 170, 60)).sum(axis=2) < 60).any()

@@ -173,7 +173,7 @@ def test_personalize_command_runs_its_landmark_workers_and_installs(tmp_path):
     env = {**__import__("os").environ, "RPS_ROBOT_HOME": str(tmp_path / "home")}
     done = subprocess.run(
         [sys.executable, "-m", "training", "personalize", str(data), "--min-images", "8"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, env=env,
+        cwd=ROOT, capture_output=True, text=True, timeout=420, env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("Installed as the active model") == 1

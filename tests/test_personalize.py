@@ -127,6 +127,9 @@ def test_personalising_on_a_strangers_photos_raises_accuracy_on_their_later_fram
     assert code == 0, out
     assert "Installed as the active model" in out and "held back" in out
     assert "your current personal model 0.75 -> personalised" in out
+    # the CNN in use reads this person's paper as scissors; the labels are checked by the
+    # shipped default, which reads them right, so nothing is refused
+    assert "and 48 of them with the shipped model, to check the labels" in caplog.text
     # without a terminal (no progress bar) every epoch's log line says the time left
     assert re.search(r"epoch 1/3: loss [\d.]+, \d+ s so far, about \d+ s left", caplog.text)
 
@@ -402,7 +405,13 @@ def test_guided_session_captures_step_by_step(tmp_path, datasets_dir, capsys):
     )
     assert "move your hand around the box" in text  # asks for variety up front
     assert "(so far: rock 3, paper 0, scissors 0, none 0)" in text  # counts before paper
-    assert f"Later: python -m training personalize {data}" in text
+    assert f"Later: python -m training personalize {data} --kind fused" in text
+    # after the capture the model in use reads every capture: the clip showed rock both times
+    assert "rock: 3 of 3 read right, a hand found in 3" in text
+    assert "scissors: 0 of 3 read right, a hand found in 3\n    - 3 read as rock" in text
+    assert "WARNING: your scissors captures look like rock (3 of 3 read as rock)" in text
+    sheet = tmp_path / "mine-report.png"  # beside the captures, not in them
+    assert f"The worst of them: {sheet}" in text and cv2.imread(str(sheet)) is not None
     assert len(list((data / "rock").glob("*.jpg"))) == 3  # frames 0, 30 and 60 of 62
     assert len(list((data / "scissors").glob("*.jpg"))) == 3
     assert not (data / "paper").exists() and not (data / "none").exists()
@@ -410,6 +419,7 @@ def test_guided_session_captures_step_by_step(tmp_path, datasets_dir, capsys):
     assert "Saved 3 image(s) of rock" in captured.out
     assert "rock: hold it in the middle of the box" in captured.err  # the prompts while capturing
     assert "Images in" in captured.out and "rock 3, paper 0, scissors 3, none 0" in captured.out
+    assert "read right: 3 of 3, a hand found in 3" in captured.err  # live, while capturing
 
 
 def test_guided_checks_the_camera_before_asking_anything(tmp_path, capsys):

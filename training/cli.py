@@ -588,7 +588,11 @@ def guided(argv: Sequence[str] = ()) -> int:
     args = parser.parse_args(list(argv))
     return int(
         personalize.guided(
-            source=args.source, data_dir=args.out, count=args.count, countdown=args.countdown
+            source=args.source,
+            data_dir=args.out,
+            count=args.count,
+            countdown=args.countdown,
+            kind=args.kind,
         )
         or 0
     )

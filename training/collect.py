@@ -263,9 +263,42 @@ class CaptureState:
     warning: str = ""  # e.g. the latest images are near-identical
     #: Images of each class in the dataset before this capture (this label's grows with saved).
     counts: dict[Gesture, int] = field(default_factory=dict)
+    #: With a judge (``--check``): of the images saved, how many the model in use read right
+    #: and found a hand in (None: its recogniser places no hands).
+    judged: int = 0
+    read_right: int = 0
+    hands_found: int | None = None
 
     def total(self, label: Gesture) -> int:
         return self.counts.get(label, 0) + (self.saved if label is self.label else 0)
+
+    def judged_text(self) -> str:
+        """``read right: 12 of 14, a hand found in 13`` ('' before any image was judged)."""
+        if not self.judged:
+            return ""
+        text = f"read right: {self.read_right} of {self.judged}"
+        if self.hands_found is not None:
+            noun = "a hand seen in" if self.label is Gesture.NONE else "a hand found in"
+            text += f", {noun} {self.hands_found}"
+        return text
+
+
+#: ``judge(saved image) -> (read right, hand found or None)``: the model in use reads a capture.
+Judge = Callable[[np.ndarray], tuple[bool, bool | None]]
+
+
+def model_judge(label: Gesture, model: str | Path | None = None) -> Judge:
+    """A judge that reads each saved image with the model the game loads (or ``model``)."""
+    from training.capturereport import read_image
+    from vision.classifier import GestureClassifier
+
+    classifier = GestureClassifier(model)
+
+    def judge(image: np.ndarray) -> tuple[bool, bool | None]:
+        prediction, found = read_image(classifier, image)
+        return prediction.label is label, found
+
+    return judge
 
 
 @dataclass
@@ -300,13 +333,15 @@ def capture(
     sleep: Callable[[float], None] = time.sleep,
     counts: dict[Gesture, int] | None = None,
     stop: threading.Event | None = None,
+    judge: Judge | None = None,
 ) -> CaptureResult:
     """Read ``source`` (a ``vision.sources.FrameSource``) and save every ``interval``-th ROI crop.
 
     The first saved frame is the first one after the countdown. A live source keeps streaming
     during the countdown; a recorded one waits on its first frame. Stops after ``count`` images,
     at the end of the source, when the view says so, when ``stop`` is set (SIGTERM), or on
-    Ctrl-C; returns what was saved. ``counts`` (images per class already there) is shown.
+    Ctrl-C; returns what was saved. ``counts`` (images per class already there) is shown;
+    with ``judge`` each saved image is read as the game would and the counts are shown live.
     """
     from vision.sources import EndOfStream
 
@@ -360,6 +395,12 @@ def capture(
                         result.reason, result.error = "disk full", str(exc)
                         break
                     state.saved, state.just_saved = len(result.saved), True
+                    if judge is not None:
+                        right, found = judge(image)
+                        state.judged += 1
+                        state.read_right += bool(right)
+                        if found is not None:
+                            state.hands_found = (state.hands_found or 0) + bool(found)
                     state.prompt = variety_prompt(writer.label, state.saved)
                     recent = [*recent, thumbnail(image)][-RECENT:]
                     alike = len(recent) == RECENT and difference(recent) < NEAR_IDENTICAL_MAD
@@ -417,6 +458,8 @@ class TerminalView:
             self._last_saved = state.saved
             target = f"/{state.target}" if state.target else ""
             text = f"{state.label.value}: {state.saved}{target} saved (Ctrl-C to stop)"
+            if state.judged:
+                text += f"; {state.judged_text()}"
             if state.counts:
                 text += f"; in all: {format_counts({g: state.total(g) for g in CLASS_ORDER})}"
             if self.tty:
@@ -543,6 +586,9 @@ class PreviewWindow:
         lines = []
         if state.counts:
             lines.append((format_counts({g: state.total(g) for g in CLASS_ORDER}), (200, 200, 200)))
+        if state.judged:
+            good = state.read_right == state.judged
+            lines.append((state.judged_text(), (120, 230, 120) if good else (255, 170, 60)))
         if state.phase == "capturing" and state.prompt:
             lines.append((state.prompt, (255, 255, 255)))
         if state.warning:
@@ -635,6 +681,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--headless", action="store_true",
         help="no preview window (automatic when there is no display)",
     )  # fmt: skip
+    parser.add_argument(
+        "--check", action="store_true",
+        help="read each saved image with the model in use, as the game would, and show live "
+        "how many it reads right and finds a hand in (the guided session does)",
+    )  # fmt: skip
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -700,6 +751,7 @@ def run(args: argparse.Namespace) -> tuple[int, str]:
         print(f"error: {exc}\n{source_hint(args.source)}", file=sys.stderr)
         return 2, "error"
     counts = class_counts(out)
+    judge = model_judge(label) if getattr(args, "check", False) else None
     headless = args.headless or not display_available()
     view: View = TerminalView() if headless else PreviewWindow(fps=getattr(source, "fps", 30.0))
     if headless:
@@ -709,6 +761,7 @@ def run(args: argparse.Namespace) -> tuple[int, str]:
             result = capture(
                 source, writer, interval=args.interval, count=args.count,
                 countdown=args.countdown, roi=args.roi, view=view, counts=counts, stop=stop,
+                judge=judge,
             )  # fmt: skip
     except CaptureError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -3,8 +3,10 @@
 The head is a small MLP over ``vision.handfeatures.hand_features`` (rotation-, scale- and
 mirror-free) and the landmark network's embedding of the crop projected on its first few
 principal directions, fitted with PyTorch on augmented views of every shared set and written
-into the recogniser's metadata, where ``vision`` runs it in numpy. The presence threshold below
-which a box reads as ``none`` is chosen on training data only.
+into the recogniser's metadata, where ``vision`` runs it in numpy. A personal refit of a head
+with no hidden layer (the shipped one) runs in numpy too, so it needs no PyTorch (the Pi's
+install). The presence threshold below which a box reads as ``none`` is chosen on training data
+only.
 """
 
 from __future__ import annotations
@@ -59,7 +61,10 @@ def fit_head(
     """A ``GestureHead`` fitted on features (N, F) and numeric throw labels (0-2); classes are
     balanced by weighting. With ``init`` (a head to refit, e.g. on a user's captures) training
     starts from its weights and keeps its input standardisation and embedding projection
-    (``features`` then come from ``init.features``)."""
+    (``features`` then come from ``init.features``). Refitting a head with no hidden layer
+    runs in numpy (``refit_linear_head``): no PyTorch needed."""
+    if init is not None and len(init.weights) == 1:
+        return refit_linear_head(features, labels, cfg, init)
     import torch
 
     torch.manual_seed(cfg.seed)
@@ -113,6 +118,57 @@ def fit_head(
         embedding_mean=None if init is None else init.embedding_mean,
         embedding_basis=None if init is None else init.embedding_basis,
     )
+
+
+def _class_weights(y: np.ndarray) -> np.ndarray:
+    """Per-sample weights that balance the classes (as ``CrossEntropyLoss(weight=...)``)."""
+    counts = np.bincount(y, minlength=len(HEAD_CLASSES)).astype(np.float64)
+    return (counts.sum() / np.maximum(counts, 1) / len(counts))[y]
+
+
+def refit_linear_head(
+    features: np.ndarray, labels: np.ndarray, cfg: HeadConfig, init: GestureHead
+) -> GestureHead:
+    """``fit_head`` for a head with no hidden layer, in numpy: the same loss (class-weighted
+    cross-entropy, label smoothing 0.05), AdamW, cosine schedule and mini-batches, from
+    ``init``'s weights and with its input standardisation (the Pi refits with this)."""
+    if tuple(init.classes) != HEAD_CLASSES:
+        raise ValueError(f"the head to refit has classes {init.classes}, not {HEAD_CLASSES}")
+    x = (np.asarray(features, np.float64) - init.mean) / init.scale
+    y = np.asarray(labels, np.int64)
+    k = len(HEAD_CLASSES)
+    target = np.full((len(y), k), 0.05 / k)
+    target[np.arange(len(y)), y] += 0.95
+    sample_weight = _class_weights(y)
+    params = [init.weights[0].copy(), init.biases[0].copy()]
+    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    rng = np.random.default_rng(cfg.seed)
+    step = 0
+    for epoch in range(cfg.epochs):
+        lr = cfg.lr * (1 + np.cos(np.pi * epoch / cfg.epochs)) / 2
+        order = rng.permutation(len(x))
+        for i in range(0, len(order), cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            w, b = params
+            logits = x[idx] @ w + b
+            logits -= logits.max(axis=1, keepdims=True)
+            probs = np.exp(logits)
+            probs /= probs.sum(axis=1, keepdims=True)
+            sw = sample_weight[idx]
+            dz = (probs - target[idx]) * (sw / sw.sum())[:, None]
+            grads = [x[idx].T @ dz, dz.sum(axis=0)]
+            step += 1
+            for p, g, (m, v) in zip(params, grads, moments, strict=True):
+                p *= 1 - lr * cfg.weight_decay
+                m *= beta1
+                m += (1 - beta1) * g
+                v *= beta2
+                v += (1 - beta2) * g * g
+                m_hat = m / (1 - beta1**step)
+                v_hat = v / (1 - beta2**step)
+                p -= lr * m_hat / (np.sqrt(v_hat) + eps)
+    return replace(init, weights=(params[0],), biases=(params[1],))
 
 
 #: MediaPipe's own default hand-presence threshold; a chosen threshold never goes below it

@@ -21,6 +21,7 @@ from training.handhead import NONE_INDEX, HeadConfig, choose_threshold, fit_head
 from vision.errors import DatasetError
 from vision.handfeatures import GestureHead
 from vision.handrecogniser import resolve_asset
+from vision.labels import CLASS_ORDER
 from vision.paths import ASSETS_DIR, METADATA_NAME
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,13 @@ def refit_landmarks(
     hand = marks.labels != NONE_INDEX
     fit = hand & (marks.presence >= 0.5)
     if fit.sum() < 3 or len(set(marks.labels[fit].tolist())) < 3:
+        missing = [
+            g.value for g in CLASS_ORDER if g.is_throw and g.index not in set(marks.labels[fit])
+        ]
+        which = " and ".join(missing) if missing else "rock, paper and scissors"
         raise DatasetError(
-            "the landmark network found too few of your hands to learn from: capture rock, "
-            "paper and scissors again with the whole hand inside the box"
+            f"the landmark network found too few of your hands to learn from (none in your "
+            f"{which} captures): capture {which} again with the whole hand inside the box"
         )
     feats = head.features(marks.landmarks[fit], marks.embedding[fit])
     new_head = fit_head(feats, marks.labels[fit], PERSONAL_HEAD, head)

@@ -1,14 +1,21 @@
 """Teach it your hand: personalise the gesture model on your own captures and install it.
 
 ``python -m training personalize DATA`` checks the captures in ``DATA`` (one folder per class, as
-``python -m training collect`` writes them) and holds back the *last* captures of each class (the
-latest fifth, in capture order): a random split would test on near-twins of the training frames.
+``python -m training collect`` writes them). The model in use reads every capture as the game
+would: per class, how many it finds a hand in and reads right, with advice (hold the hand closer,
+keep it in the box, more light, check the label), the worst few drawn in ``DATA-report.png``
+beside the folder; where it confidently reads most of a class as another class, it stops before
+training (check the label; ``--trust-labels`` goes on). It holds back the *last* captures of each
+class (the latest fifth, in capture order): a random split would test on near-twins of the
+training frames.
 A recogniser kind (``--kind``: the fused default refits the landmark head and fine-tunes its
 CNN part, ``landmarks`` refits the head alone in seconds, ``cnn`` fine-tunes the CNN from the
 shipped weights) trains a candidate on the rest and exports it; the candidate and the model in
 use now (the active personal model, else the shipped one) both read the held-back images as the
-game reads a hand, and the candidate is installed only if it scores at least as well, so
-personal captures never make the model worse on the user's own later images. The model it
+game reads a hand, and the candidate is installed only if it reads at least as many of them
+right and at least ``ACCURACY_FLOOR`` (0.8) of them; a class it still cannot read is named. The
+``fused`` and ``cnn`` kinds need PyTorch (``pip install -e ".[train]"``); without it the default
+kind is ``landmarks`` (numpy, the Pi's install) and the others stop at once. The model it
 replaces is kept as the previous one. ``--reset`` goes back to the shipped model, ``--rollback``
 swaps the active and previous models. ``python -m training`` alone is a guided session: check the
 camera, capture each class, then personalise.
@@ -17,21 +24,27 @@ Nothing the user captured is ever moved, changed or deleted, whatever happens; n
 into the capture folder.
 
 Exit status: 0 installed (or --reset/--rollback done), 2 the captures or the command need fixing
-(the message says what to capture next), 3 trained but not installed because it scored worse
-than the model in use on the held-back captures, 130 interrupted.
+(the message says what to capture next; wrong labels; a kind this install cannot train), 3
+trained but not installed (worse than the model in use on the held-back captures, or under the
+floor), 130 interrupted, 143 SIGTERM (nothing half-written is left; a killed run's is removed by
+the next run).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import json
 import logging
 import math
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -83,12 +96,30 @@ PLOT_NAME = "confusion_before_after.png"
 CACHE_SCALE = 1.25
 #: Exit status when the new model scored worse than the one in use and was not installed.
 EXIT_NOT_INSTALLED = 3
+#: A candidate is installed only if it reads at least this share of the held-back captures
+#: right (besides reading at least as many right as the model in use). A model that cannot
+#: read one of the four classes at all reads at most 0.75; 0.8 is two captures above that at
+#: 40 held back (50 a class), so every class must be partly read.
+ACCURACY_FLOOR = 0.8
+#: After personalising, a class whose held-back captures the new model reads right less often
+#: than this is named, with the figure.
+CLASS_FLOOR = 0.5
+#: The install's half-written model folders are ``<models>/.incoming-<pid>-*``.
+STAGING_PREFIX = ".incoming-"
 
 Item = tuple[Path, int]
 
 
 class NotEnoughDataError(DatasetError):
     """The captures are not enough to personalise; the message says what to capture next."""
+
+
+class WrongLabelError(DatasetError):
+    """A class's captures look like another class: checked before training, nothing installed."""
+
+
+class Terminated(Exception):
+    """SIGTERM arrived: stop, leave nothing half-written behind."""
 
 
 def collect_command(label: Gesture, data_dir: str | Path, count: int) -> str:
@@ -410,9 +441,14 @@ def plot_before_after(
     path: str | Path,
     note: str = "",
     titles: tuple[str, str] = ("model in use", "personalised"),
-) -> Path:
-    """Save the two confusion matrices side by side as a PNG."""
-    import matplotlib
+) -> Path | None:
+    """Save the two confusion matrices side by side as a PNG; None (and nothing saved)
+    without matplotlib (the Pi's install: the report holds both matrices)."""
+    try:
+        import matplotlib
+    except ImportError:
+        log.info("no matplotlib here: no confusion plot (%s has both matrices)", REPORT_NAME)
+        return None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -578,6 +614,71 @@ def _models_dir(models_dir: str | Path | None) -> Path:
     return Path(models_dir) if models_dir is not None else paths.user_models_dir()
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def clean_stale_staging(models_dir: str | Path | None = None) -> list[Path]:
+    """Remove the half-written model folders (``.incoming-<pid>-*``) that a killed run left in
+    ``models_dir``; a running personalisation's own are left alone. Returns what was removed."""
+    base = _models_dir(models_dir)
+    removed = []
+    if not base.is_dir():
+        return removed
+    for folder in base.iterdir():
+        if not folder.is_dir() or not folder.name.startswith(STAGING_PREFIX):
+            continue
+        pid = folder.name.removeprefix(STAGING_PREFIX).split("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        log.info("removed %s, left half-written by a stopped run", folder)
+        removed.append(folder)
+    return removed
+
+
+_FINISHING = False
+
+
+@contextlib.contextmanager
+def _finishing():
+    """While installing: a SIGTERM waits for the renames (see ``stop_on_sigterm``)."""
+    global _FINISHING
+    _FINISHING = True
+    try:
+        yield
+    finally:
+        _FINISHING = False
+
+
+@contextlib.contextmanager
+def stop_on_sigterm():
+    """SIGTERM raises ``Terminated`` in the main thread, so every ``finally`` cleans up (no
+    ``.incoming-*`` folder is left); during the install's renames it is ignored (milliseconds
+    later the run is done anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if _FINISHING:
+            log.info("SIGTERM while installing: finishing the install first")
+            return
+        raise Terminated()
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def install_model(staging: str | Path, models_dir: str | Path | None = None) -> Path:
     """Make ``staging`` (a finished export) the active model; the old active becomes previous.
 
@@ -663,11 +764,18 @@ class PersonalizeResult:
     seconds: float
     train_seconds: float
     parity: float | None
-    plot: Path
+    plot: Path | None
     data_dir: Path = Path()
     compared_with: str = "the shipped model"
     kind: str = "cnn"
     warnings: list[str] = field(default_factory=list)
+    #: why it was not installed (None: installed on its merits): "worse" or "floor"
+    refused: str | None = None
+    #: classes the new model reads poorly on the held-back captures: (class, right, of)
+    weak: list[tuple[str, int, int]] = field(default_factory=list)
+    #: the model in use's reading of every capture, per class, with advice (lines)
+    captures_report: list[str] = field(default_factory=list)
+    sheet: Path | None = None  # the contact sheet of the worst captures, beside the captures
 
 
 def _accuracy(matrix: np.ndarray) -> float:
@@ -687,6 +795,145 @@ def model_in_use(models_dir: str | Path | None = None):
                 "the active personal model does not load (%s): comparing with the shipped one", exc
             )
     return GestureClassifier(paths.SHIPPED_DEFAULT_DIR), "the shipped model"
+
+
+def refusal_reason(before: np.ndarray, after: np.ndarray) -> str | None:
+    """Why a candidate must not be installed: ``"worse"`` (it reads fewer held-back captures
+    right than the model in use: compared in captures, the finest the count resolves),
+    ``"floor"`` (under ``ACCURACY_FLOOR``), or None."""
+    if np.trace(after) < np.trace(before):
+        return "worse"
+    if _accuracy(after) < ACCURACY_FLOOR:
+        return "floor"
+    return None
+
+
+def weak_classes(confusion: np.ndarray) -> list[tuple[str, int, int]]:
+    """``(class, right, of)`` for each class read right under ``CLASS_FLOOR`` of the time."""
+    weak = []
+    for g in CLASS_ORDER:
+        right, total = int(confusion[g.index, g.index]), int(confusion[g.index].sum())
+        if total and right < CLASS_FLOOR * total:
+            weak.append((g.value, right, total))
+    return weak
+
+
+@dataclass
+class CaptureCheck:
+    """The model in use's reading of every capture (per class, the sheet) and the shipped
+    default's (the label check: a weak or specialised personal model in use, e.g. a CNN alone
+    that reads a stranger's paper as scissors, must not call right labels wrong)."""
+
+    readings: list
+    reports: dict
+    compared_with: str
+    root: Path
+    sheet: Path | None = None
+    #: the shipped default's reports, where it is not the model in use (else ``reports``)
+    label_reports: dict | None = None
+
+    @property
+    def problems(self) -> list[tuple[Gesture, str]]:
+        from training.capturereport import label_problems
+
+        return label_problems(self.label_reports or self.reports)
+
+    def lines(self) -> list[str]:
+        from training.capturereport import format_reports
+
+        head = f"How {self.compared_with} reads your captures (the game reads them this way):"
+        tail = [f"  The worst of them: {self.sheet}"] if self.sheet is not None else []
+        return [head, *format_reports(self.reports), *tail]
+
+    def refusal(self) -> str:
+        """The message that refuses to train on mislabelled captures, with the report."""
+        first = self.problems[0][0]
+        who = "" if self.label_reports is None else "Read by the shipped model: "
+        return (
+            who
+            + "\n".join(text for _, text in self.problems)
+            + f"\nNothing was trained or installed; your captures are untouched in {self.root}. "
+            "Move the captures to the right class folder, or capture that class again, e.g.\n  "
+            + collect_command(first, self.root, SUGGESTED_IMAGES_PER_CLASS)
+            + "\nthen run this again (--trust-labels trains on them as they are)."
+            + (f"\nThe worst of them: {self.sheet}" if self.sheet is not None else "")
+        )
+
+    def held_back_confusion(self, heldback: Sequence[Item]) -> np.ndarray:
+        """The model in use's confusion matrix on the held-back captures (already read)."""
+        from training.evaluate import compute_report
+
+        by_path = {r.path: r for r in self.readings}
+        labels, preds = [], []
+        for path, label in heldback:
+            labels.append(label)
+            preds.append(by_path[Path(path)].read.index)
+        return compute_report(labels, preds).confusion
+
+    def summary(self) -> dict:
+        return {
+            g.value: {"captures": r.n, "read_right": r.right, "hand_found": r.found,
+                      "dark": r.dark, "advice": r.advice}
+            for g, r in self.reports.items()
+        }  # fmt: skip
+
+
+def check_captures_readable(captures: Captures, classifier, compared_with: str) -> CaptureCheck:
+    """The model in use reads every capture; per class report, contact sheet beside the
+    captures (``capturereport.sheet_path``; a folder it cannot write to only loses the sheet)."""
+    items = captures.train + captures.heldback
+    check = read_and_report(items, classifier, compared_with, captures.root)
+    if len(check.readings) != len(items):
+        raise DatasetError(f"images in {captures.root} changed while reading them: run this again")
+    return check
+
+
+def _is_shipped_default(classifier) -> bool:
+    folder = getattr(classifier, "folder", None)
+    return folder is not None and Path(folder).resolve() == paths.SHIPPED_DEFAULT_DIR.resolve()
+
+
+#: Where a personal model is in use, the shipped default reads at most this many captures of
+#: each class (evenly spread) for the label check: a share to 5%, in a third of the time of 50.
+LABEL_SAMPLE = 20
+
+
+def label_sample(items: Sequence[Item], per_class: int = LABEL_SAMPLE) -> list[Item]:
+    """At most ``per_class`` items of each class, evenly spread over its captures."""
+    out = []
+    for g in CLASS_ORDER:
+        mine = [item for item in items if item[1] == g.index]
+        step = max(1, len(mine) / per_class)
+        out += [mine[int(i * step)] for i in range(min(per_class, len(mine)))]
+    return out
+
+
+def read_and_report(
+    items: Sequence[Item], classifier, compared_with: str, root: Path
+) -> CaptureCheck:
+    """``classifier`` (the model in use) reads ``items``: the per-class report and the contact
+    sheet beside ``root``; the shipped default reads them too for the label check, unless it is
+    the model in use."""
+    from training import capturereport as cr
+    from vision.classifier import GestureClassifier
+
+    log.info("reading your %d captures with %s", len(items), compared_with)
+    readings = cr.read_captures(classifier, items, datasets.read_image)
+    check = CaptureCheck(readings, cr.class_reports(readings), compared_with, root)
+    if not _is_shipped_default(classifier):
+        sample = label_sample(items)
+        log.info("and %d of them with the shipped model, to check the labels", len(sample))
+        shipped = GestureClassifier(paths.SHIPPED_DEFAULT_DIR)
+        check.label_reports = cr.class_reports(
+            cr.read_captures(shipped, sample, datasets.read_image)
+        )
+    try:
+        check.sheet = cr.contact_sheet(
+            check.reports, cr.sheet_path(root), f"{compared_with}: {root}"
+        )
+    except OSError as exc:
+        log.warning("no contact sheet (%s)", exc)
+    return check
 
 
 def held_back_confusion(classifier, images: Sequence[np.ndarray], labels: Sequence[int]):
@@ -714,11 +961,16 @@ def personalize(
     kind: str = "cnn",
     current_model: str | Path | None = None,
     base_recogniser: str | Path | None = None,
+    trust_labels: bool = False,
 ) -> PersonalizeResult:
     """Hold back the latest captures, train a candidate of ``kind``, compare, install if no worse.
 
-    The candidate is installed unless it scores worse than the model in use on the held-back
-    captures (``force=True`` installs it anyway); ``result.installed`` says which. A rejected
+    First the model in use reads every capture (``check_captures_readable``: the per-class
+    report and sheet); where the shipped default confidently reads most of a class as another
+    class, ``WrongLabelError`` is raised before training (``trust_labels=True`` goes on).
+    The candidate is installed unless it reads fewer held-back captures right than the model in
+    use, or fewer than ``ACCURACY_FLOOR`` of them (``force=True`` installs it anyway);
+    ``result.installed`` and ``result.refused`` say which. A rejected
     candidate is kept in ``<models>/rejected`` for a look; the model in use stays active.
     ``current_model`` (an exported model's folder) is the one to beat instead of the one in use.
     """
@@ -727,35 +979,44 @@ def personalize(
     if kind not in RECOGNISERS:
         raise ModelError(f"unknown recogniser kind {kind!r}: pick one of {', '.join(RECOGNISERS)}")
     start = time.perf_counter()
+    base = _models_dir(models_dir)
+    clean_stale_staging(base)
     captures = split_captures(data_dir, min_per_class, hold_back)
     warnings = variety_warnings(captures)
     for text in warnings:
         log.warning("%s", text)
-    held_images = [datasets.read_image(p) for p, _ in captures.heldback]
-    if any(img is None for img in held_images):
-        raise DatasetError(f"images in {captures.root} changed while reading them: run this again")
-    held_labels = [lab for _, lab in captures.heldback]
     if current_model is not None:
         current, compared_with = GestureClassifier(current_model), f"the model in {current_model}"
     else:
         current, compared_with = model_in_use(models_dir)
-    before = held_back_confusion(current, held_images, held_labels)
+    check = check_captures_readable(captures, current, compared_with)
+    for line in check.lines():
+        log.info("%s", line)
+    if check.problems and not trust_labels:
+        raise WrongLabelError(check.refusal())
+    held_images = [datasets.read_image(p) for p, _ in captures.heldback]
+    if any(img is None for img in held_images):
+        raise DatasetError(f"images in {captures.root} changed while reading them: run this again")
+    held_labels = [lab for _, lab in captures.heldback]
+    before = check.held_back_confusion(captures.heldback)
     options = Options(
         epochs, lr, batch_size, Path(base_checkpoint), tuple(frozen), seed, progress,
         Path(base_recogniser) if base_recogniser is not None else None,
         list(zip(held_images, held_labels, strict=True)),
     )  # fmt: skip
-    base = _models_dir(models_dir)
     base.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=base))
-    staging.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary
+    staging = None
     try:
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=base))
+        staging.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary
         t_train = time.perf_counter()
         details = RECOGNISERS[kind](captures.train, staging, options)
         train_seconds = time.perf_counter() - t_train
         after = held_back_confusion(GestureClassifier(staging), held_images, held_labels)
         acc_before, acc_after = _accuracy(before), _accuracy(after)
-        installed = force or acc_after >= acc_before
+        refused = refusal_reason(before, after)
+        installed = force or refused is None
+        weak = weak_classes(after)
         report = {
             "personalized": datetime.now(UTC).isoformat(timespec="seconds"),
             "kind": kind,
@@ -770,14 +1031,18 @@ def personalize(
             "compared_with": compared_with,
             "accuracy_before": round(acc_before, 4),
             "accuracy_after": round(acc_after, 4),
+            "accuracy_floor": ACCURACY_FLOOR,
             "confusion_before": before.tolist(),
             "confusion_after": after.tolist(),
             "installed": installed,
-            "forced": bool(force and acc_after < acc_before),
+            "refused": refused,
+            "forced": bool(force and refused is not None),
+            "weak_classes": weak,
+            "captures_read": check.summary(),
             "train_seconds": round(train_seconds, 1),
             "warnings": warnings,
         }
-        plot_before_after(
+        plot = plot_before_after(
             before, after, staging / PLOT_NAME,
             f"your latest {len(captures.heldback)} captures (held back from training)",
             (f"in use now ({compared_with.replace('your current ', '')})", "personalised"),
@@ -785,17 +1050,23 @@ def personalize(
         (staging / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n")
         meta_path = staging / paths.METADATA_NAME
         meta = json.loads(meta_path.read_text())
-        summary = {k: v for k, v in report.items() if k not in ("held_back_files", "warnings")}
+        summary = {
+            k: v
+            for k, v in report.items()
+            if k not in ("held_back_files", "warnings", "captures_read")
+        }
         meta["personalization"] = {**meta.get("personalization", {}), **summary}
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-        if installed:
-            target = install_model(staging, base)
-        else:
-            target = base / "rejected"  # only the latest, for a look; never loaded
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(staging, target)
+        with _finishing():  # a SIGTERM now waits for the two renames: never half-installed
+            if installed:
+                target = install_model(staging, base)
+            else:
+                target = base / "rejected"  # only the latest, for a look; never loaded
+                shutil.rmtree(target, ignore_errors=True)
+                os.replace(staging, target)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return PersonalizeResult(
         model_dir=target,
         installed=installed,
@@ -808,11 +1079,15 @@ def personalize(
         seconds=time.perf_counter() - start,
         train_seconds=train_seconds,
         parity=details.get("parity_max_prob_diff"),
-        plot=target / PLOT_NAME,
+        plot=target / PLOT_NAME if plot is not None else None,
         data_dir=captures.root,
         compared_with=compared_with,
         kind=kind,
         warnings=warnings,
+        refused=refused,
+        weak=weak,
+        captures_report=check.lines(),
+        sheet=check.sheet,
     )
 
 
@@ -826,11 +1101,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="folder of class folders (default: <user data>/captures, where collect writes)",
     )  # fmt: skip
     parser.add_argument(
-        "--kind", choices=tuple(RECOGNISERS), default=DEFAULT_KIND,
+        "--kind", choices=tuple(RECOGNISERS), default=None,
         help="which recogniser to personalise: fused (the default recogniser: its landmark "
-        "head refitted and its CNN part fine-tuned: one to three minutes on two cores), "
-        "landmarks (the head alone: reading the captures takes a minute or two, the refit "
-        "seconds) or cnn (the CNN alone, fine-tuned, a minute or two)",
+        "head refitted and its CNN part fine-tuned: one to three minutes on two cores; needs "
+        "PyTorch), landmarks (the head alone: reading the captures takes a minute or two, the "
+        "refit seconds; numpy only, runs on the Pi) or cnn (the CNN alone, fine-tuned, a "
+        "minute or two; needs PyTorch). Default: fused, or landmarks where PyTorch is not "
+        "installed",
     )  # fmt: skip
     parser.add_argument(
         "--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="default %(default)s"
@@ -855,7 +1132,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true",
         help="install the new model even if it does worse than the model in use on your "
-        "held-back images",
+        f"held-back images, or reads under {round(ACCURACY_FLOOR * 100)}%% of them right",
+    )  # fmt: skip
+    parser.add_argument(
+        "--trust-labels", action="store_true",
+        help="train even where the model in use reads most of a class's captures as another "
+        "class (by default that stops before training: check the labels first)",
     )  # fmt: skip
     parser.add_argument(
         "--freeze", nargs="*", choices=PARTS, default=list(FROZEN_PARTS), metavar="PART",
@@ -892,7 +1174,17 @@ def print_result(result: PersonalizeResult, out: TextIO | None = None) -> None:
         f"{result.accuracy_after:.2f}",
         file=out,
     )
-    print(f"Before/after confusion matrices: {result.plot}", file=out)
+    if result.plot is not None:
+        print(f"Before/after confusion matrices: {result.plot}", file=out)
+    if result.sheet is not None:
+        print(f"What the model in use could not read in your captures: {result.sheet}", file=out)
+    for name, right, total in result.weak:
+        print(
+            f"The new model still cannot read your {name}: {right} of {total} held-back "
+            f"captures read right (under {CLASS_FLOOR:.0%}). Capture it again as the advice "
+            f"above says: {collect_command(Gesture.parse(name), result.data_dir, 30)}",
+            file=out,
+        )
     for text in result.warnings:
         print(f"WARNING: {text}", file=out)
     if result.installed:
@@ -903,22 +1195,75 @@ def print_result(result: PersonalizeResult, out: TextIO | None = None) -> None:
             file=out,
         )
         return
+    if result.refused == "floor":
+        why = (
+            f"the new model read only {result.accuracy_after:.2f} of your latest captures "
+            f"right, under the floor of {ACCURACY_FLOOR:.2f} (a model that cannot read one "
+            f"class reads at most 0.75); {result.compared_with} ({result.accuracy_before:.2f}) "
+            "stays active"
+        )
+    else:
+        why = (
+            f"the new model scored {result.accuracy_after:.2f} on your latest captures, worse "
+            f"than {result.compared_with} ({result.accuracy_before:.2f}), which stays active"
+        )
     print(
-        f"NOT installed: the new model scored {result.accuracy_after:.2f} on your latest "
-        f"captures, worse than {result.compared_with} ({result.accuracy_before:.2f}), which stays "
-        f"active. Your captures are kept in {result.data_dir}. Capture more, varied images (move "
-        "your hand around the box, nearer and farther, turn it, use both hands; change the "
-        f"light), for example:\n  {collect_command(Gesture.ROCK, result.data_dir, 30)}\n"
+        f"NOT installed: {why}. Your captures are kept in {result.data_dir}. Capture more, "
+        "varied images (move your hand around the box, nearer and farther, turn it, use both "
+        "hands; change the light), for example:\n  "
+        f"{collect_command(Gesture.ROCK, result.data_dir, 30)}\n"
         "and the same for the other classes, then run this again (--force installs it anyway). "
         f"The rejected model is in {result.model_dir}.",
         file=out,
     )
 
 
+#: What ``--kind fused`` and ``--kind cnn`` need beyond the Pi's install (the ``train`` extra).
+TRAIN_MODULES = ("torch", "tqdm", "albumentations")
+NEEDS_TRAIN_EXTRA = ("fused", "cnn")
+
+
+def missing_train_extra() -> str | None:
+    """The first module of the ``train`` extra that is not installed, else None."""
+    for name in TRAIN_MODULES:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):
+            return name
+    return None
+
+
+def choose_kind(kind: str | None) -> tuple[str | None, str]:
+    """``(kind, message)``: the kind to personalise (None: cannot, the message says why and
+    what to do); an unasked kind is the default one, or ``landmarks`` without PyTorch."""
+    missing = missing_train_extra()
+    if kind is None:
+        if missing is None:
+            return DEFAULT_KIND, ""
+        return "landmarks", (
+            f"PyTorch is not installed here ({missing} is missing): personalising the landmark "
+            "head only (--kind landmarks, numpy, seconds); for the whole default recogniser "
+            'run this on a PC with pip install -e ".[train]"'
+        )
+    if kind in NEEDS_TRAIN_EXTRA and missing is not None:
+        return None, (
+            f"--kind {kind} needs PyTorch, which is not installed here ({missing} is missing): "
+            'pip install -e ".[train]" (a PC, or a 64-bit Pi OS), or use --kind landmarks '
+            "(refits the landmark head with numpy, on the Pi too)"
+        )
+    return kind, ""
+
+
 def main(args: argparse.Namespace) -> int:
     """``python -m training personalize``: 0 installed or done, 2 captures or command to fix,
     3 not installed (worse than the model in use), 130 interrupted."""
     models_dir = args.model_dir
+    with stop_on_sigterm():
+        return _main(args, models_dir)
+
+
+def _main(args: argparse.Namespace, models_dir: Path | None) -> int:
     try:
         if args.reset:
             moved = reset_model(models_dir)
@@ -932,6 +1277,12 @@ def main(args: argparse.Namespace) -> int:
             active = rollback_model(models_dir)
             print(f"Rolled back: {active} now holds the previous model.")
             return 0
+        kind, note = choose_kind(args.kind)
+        if kind is None:
+            print(f"error: {note}", file=sys.stderr)
+            return 2
+        if note:
+            print(note)
         data_dir = args.data if args.data is not None else default_data_dir()
         result = personalize(
             data_dir,
@@ -945,7 +1296,8 @@ def main(args: argparse.Namespace) -> int:
             force=args.force,
             progress=not args.no_progress,
             frozen=tuple(args.freeze),
-            kind=args.kind,
+            kind=kind,
+            trust_labels=args.trust_labels,
         )
     except RPSError as exc:  # bad captures, a bad base model: the message says what to do
         print(f"error: {exc}", file=sys.stderr)
@@ -953,13 +1305,19 @@ def main(args: argparse.Namespace) -> int:
     except OSError as exc:
         if not is_disk_full(exc):
             raise
-        needed = model_size(args.kind)  # nothing of the new model is left behind (staging)
+        needed = model_size(args.kind or DEFAULT_KIND)  # nothing of it is left (staging)
         error = disk_full(_models_dir(models_dir), needed, "the personalised model")
         print(f"error: {error} (the model in use is unchanged)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nStopped: nothing was installed, your captures are untouched.", file=sys.stderr)
         return 130
+    except Terminated:
+        print(
+            "Stopped by SIGTERM: nothing was installed, your captures are untouched.",
+            file=sys.stderr,
+        )
+        return 128 + signal.SIGTERM
     print_result(result)
     return 0 if result.installed else EXIT_NOT_INSTALLED
 
@@ -996,6 +1354,11 @@ def add_guided_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--countdown", type=float, default=None, help="seconds before each capture starts"
     )
+    parser.add_argument(
+        "--kind", choices=tuple(RECOGNISERS), default=None,
+        help="which recogniser to personalise after the capture (default: fused, or landmarks "
+        "where PyTorch is not installed, as on the Pi); see personalize --help",
+    )  # fmt: skip
 
 
 def guided_steps(
@@ -1031,13 +1394,18 @@ def guided(
     countdown: float | None = None,
     data_dir: Path | None = None,
     count: int = SUGGESTED_IMAGES_PER_CLASS,
+    kind: str | None = None,
 ) -> int:
     """``python -m training`` alone: check the camera, capture each class, then personalise.
 
     When stdin is not a terminal, prints the steps as commands and returns 0. ``source``,
     ``countdown``, ``data_dir`` and ``count`` are passed on to the capture (defaults: camera 0,
-    the capture tool's countdown, ``<user data>/captures``, 50). Returns 2 when the source
-    cannot be opened (before asking anything), else what the last step returned.
+    the capture tool's countdown, ``<user data>/captures``, 50). ``kind``: the recogniser to
+    personalise (``choose_kind``: a kind this install cannot train is refused before the first
+    capture). After the capture the model in use reads every capture and says, per class, what
+    it cannot see (and draws the worst beside the captures). Returns 2 when the source cannot
+    be opened or the kind cannot be trained here (before asking anything), else what the last
+    step returned.
     """
     stdin = stdin if stdin is not None else sys.stdin
     out = out if out is not None else sys.stdout
@@ -1054,6 +1422,10 @@ def guided(
         return 0
     from training import collect
 
+    kind, note = choose_kind(kind)
+    if kind is None:
+        print(f"error: {note}", file=sys.stderr)
+        return 2
     problem = check_source(source)
     if problem is not None:
         print(problem, file=sys.stderr)
@@ -1064,6 +1436,8 @@ def guided(
         f"minutes.\nYour images go to {data_dir}.\n{_VARIETY}",
         file=out,
     )
+    if note:
+        print(note, file=out)
     for g in CAPTURE_ORDER:
         counts = class_counts(data_dir)
         print(f"\n{g.value.upper()}: {_PROMPTS[g]} (so far: {format_counts(counts)})", file=out)
@@ -1073,19 +1447,38 @@ def guided(
         if answer == "s":
             continue
         argv = ["--label", g.value, "--out", str(data_dir), "--count", str(count)]
-        argv += ["--source", source]
+        argv += ["--source", source, "--check"]
         if countdown is not None:
             argv += ["--countdown", str(countdown)]
         code, reason = collect.run(collect.parse_args(argv))
         if code != 0 or reason == "terminated":
             return code
+    for line in capture_feedback(data_dir, out):
+        print(line, file=out)
     answer = _ask("\nAll captured. Press Enter to personalise now, q to quit: ", stdin, out)
+    later = f"python -m training personalize {data_dir} --kind {kind}"
     if answer == "q":
-        print(f"Later: python -m training personalize {data_dir}", file=out)
+        print(f"Later: {later}", file=out)
         return 0
     parser = argparse.ArgumentParser(prog="python -m training personalize")
     add_arguments(parser)
-    return main(parser.parse_args([str(data_dir)]))
+    return main(parser.parse_args([str(data_dir), "--kind", kind]))
+
+
+def capture_feedback(data_dir: Path, out: TextIO | None = None) -> list[str]:
+    """After the capture: how the model in use reads the captures there are, per class, with
+    advice and the contact sheet beside them (nothing when there are no captures yet)."""
+
+    folders = _capture_folders(Path(data_dir))
+    items = [(p, g.index) for g, folder in folders.items() for p in ordered_images(folder)]
+    if not items:
+        return []
+    classifier, compared_with = model_in_use()
+    print(f"\nReading your {len(items)} captures as the game would...", file=out, flush=True)
+    check = read_and_report(items, classifier, compared_with, Path(data_dir))
+    lines = check.lines()
+    lines += [f"WARNING: {text}" for _, text in check.problems]
+    return lines
 
 
 def _ask(prompt: str, stdin: TextIO, out: TextIO) -> str:
