@@ -21,7 +21,7 @@ import pytest
 
 from tests.helpers import DATASETS, ROOT, dataset_images
 from training import capturereport, personalize
-from vision.labels import CLASS_ORDER
+from vision.labels import CLASS_ORDER, Gesture
 
 pytestmark = pytest.mark.skipif(not DATASETS.is_dir(), reason="needs ../shared/datasets")
 
@@ -302,3 +302,23 @@ def test_the_guided_feedback_says_more_light_for_dark_captures(tmp_path):
     assert "paper: 4 of 4 read right, a hand found in 4" in text
     assert "Reading your 16 captures as the game would" in out.getvalue()
     assert capturereport.sheet_path(data).is_file()
+
+
+def test_a_few_misread_captures_are_advice_to_personalise_not_a_wrong_label():
+    """Most of a class read as one other class: check the label; a few: what personalising
+    is for (the label is right; the shipped model reads this player's throw wrong)."""
+
+    def report(wrong: int) -> list[str]:
+        readings = [
+            capturereport.Reading(
+                Path(f"{k}.jpg"), Gesture.ROCK, Gesture.PAPER if k < wrong else Gesture.ROCK,
+                0.8, True, 120.0,
+            )
+            for k in range(10)
+        ]  # fmt: skip
+        return capturereport.advise(capturereport.ClassReport(Gesture.ROCK, readings))
+
+    assert report(7) == ["7 read as paper: check the label"]
+    assert len(report(3)) == 1 and report(3)[0].startswith("3 read as paper: personalising")
+    assert "check the label" not in report(3)[0]
+    assert report(0) == []

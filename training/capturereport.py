@@ -187,8 +187,14 @@ def advise(report: ClassReport) -> list[str]:
         advice.append(f"{report.dark} of {report.n} are dark: more light")
     others = Counter(r.read for r in wrong if r.read is not Gesture.NONE and g is not Gesture.NONE)
     for other, count in others.most_common(1):
-        if count >= max(1, ADVICE_SHARE * n):
+        if count > WRONG_LABEL_SHARE * n:
             advice.append(f"{count} read as {other.value}: check the label")
+        elif count >= max(1, ADVICE_SHARE * n):
+            # a minority misread is what personalising teaches, not a wrong label
+            advice.append(
+                f"{count} read as {other.value}: personalising teaches it your {g.value}; "
+                "show it plainly, from the angle you play at"
+            )
     return advice
 
 
