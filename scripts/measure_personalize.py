@@ -26,6 +26,12 @@ which the table marks when the base's ``model.json`` lists the set). "before" is
 ``personalize`` itself saw on the captures' latest fifth, against the base's ncnn export when it
 sits beside ``--base`` (else the shipped model), and whether it would have installed the model.
 
+``--view far`` or ``--view cut`` (issue 22's proxy for players whose hands are hard to find):
+every throw capture and every later throw frame is first turned into that view of itself, as
+``python -m training views`` builds them (``training.handviews``: shrunk to 20-50% of the box on
+a real empty scene, or 20-45% pushed out at an edge), seeded by its file, so the person holds
+the hand far (or cut) both while capturing and while playing; empty scenes stay as they are.
+
 ``--mode scenarios`` keeps the older figures (issue 6): rps-cv's test split as it is, keyed onto a
 generated room, and rps-sxsw's test split; see ``scenario_images``.
 """
@@ -237,9 +243,26 @@ def fused_base(hand: Path, tmp: Path, cnn: Path | None = None) -> Path:
     return folder
 
 
+def as_view(path: Path, args) -> np.ndarray | None:
+    """The photo at ``path`` as ``args.view`` makes it (plain: as it is), seeded by its name."""
+    img = read_image(path)
+    if img is None or args.view == "plain":
+        return img
+    import zlib
+
+    from training import handviews
+
+    if not hasattr(args, "_scenes"):
+        args._scenes = [read_image(p) for p in handviews.scene_files(DATASETS)]
+    rng = np.random.default_rng([args.seed, zlib.crc32(f"{path.name}|{args.view}".encode())])
+    return handviews.make_view(args.view, img, rng, args._scenes)
+
+
 def measure_session(set_name: str, session: str, files, args) -> dict:
     """Personalise on the session's first captures; score base and result on its later frames."""
     row = {"set": set_name, "session": session, "notes": []}
+    if args.view != "plain":
+        row["notes"].append(f"{args.view} views of every throw")
     throws_short = [
         g.value
         for g in CLASS_ORDER
@@ -267,8 +290,12 @@ def measure_session(set_name: str, session: str, files, args) -> dict:
             (data / g.value).mkdir(parents=True)
             if g in files:
                 for i, src in enumerate(files[g][: args.captures]):
-                    (data / g.value / f"{i:04d}{src.suffix.lower()}").write_bytes(src.read_bytes())
-        test_images = [read_image(p) for p, _ in test]
+                    dest = data / g.value / f"{i:04d}{src.suffix.lower()}"
+                    if args.view == "plain" or g is Gesture.NONE:
+                        dest.write_bytes(src.read_bytes())
+                    else:
+                        cv2.imwrite(str(dest.with_suffix(".jpg")), as_view(src, args))
+        test_images = [read_image(p) if g is Gesture.NONE else as_view(p, args) for p, g in test]
         labels = [g.index for _, g in test]
         if Gesture.NONE not in files:
             photos = [p for fs in files.values() for p in fs]
@@ -383,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         help="PyTorch checkpoint to personalise (ideally trained without the set measured)",
     )  # fmt: skip
     parser.add_argument("--sets", nargs="+", choices=SESSION_SETS, default=list(SESSION_SETS))
+    parser.add_argument(
+        "--view", choices=("plain", "far", "cut"), default="plain",
+        help="sessions: turn every throw capture and later frame into this view of itself",
+    )  # fmt: skip
     parser.add_argument("--captures", type=int, default=50, help="captures per class (sessions)")
     parser.add_argument("--test-from", type=int, default=75, help="first test image (sessions)")
     parser.add_argument("--max-sessions", type=int, default=0, help="per set, largest first")
