@@ -244,8 +244,7 @@ def test_a_candidate_under_the_floor_is_not_installed(tmp_path):
             shutil.copy(src, data / g.value / f"{g.value}_{src.name}")
     home = tmp_path / "home"
     argv = ["personalize", str(data), "--kind", "landmarks", "--min-images", "8"]
-    done = run_training(home, *argv)
-    assert done.returncode == 2 and "captures look like rock" in done.stderr
+    # without --trust-labels the label check stops it first (as in the test above)
     done = run_training(home, *argv, "--trust-labels")
     assert done.returncode == personalize.EXIT_NOT_INSTALLED, done.stdout + done.stderr
     report = json.loads((home / "models" / "rejected" / personalize.REPORT_NAME).read_text())

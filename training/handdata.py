@@ -8,9 +8,11 @@ the cache is keyed by each file's path and size, so a changed set is read again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import multiprocessing as mp
+import signal
 import time
 import zlib
 from dataclasses import dataclass
@@ -127,9 +129,27 @@ _worker_net: LandmarkNet | None = None
 _worker_search: LandmarkNet | None = None
 
 
+@contextlib.contextmanager
+def _sigterm_held():
+    """SIGTERM held back while the pool's workers are started: arriving mid-start it stopped the
+    parent while it wrote a worker's start-up data, and the half-started worker printed a
+    traceback (``EOFError``) into the user's terminal. Held, it arrives once the workers are up
+    (the workers inherit the held mask and let it through in ``_init_worker``)."""
+    held = hasattr(signal, "pthread_sigmask")
+    if held:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        if held:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
 def _init_worker(model: tuple) -> None:
     """``model``: (param, bin, blobs) and optionally (search param, search bin)."""
     global _worker_net, _worker_search
+    if hasattr(signal, "pthread_sigmask"):  # held while the parent started the pool
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     cv2.setNumThreads(1)
     _worker_net = LandmarkNet(*model[:3], threads=1, embedding=True)
     _worker_search = LandmarkNet(*model[3:5], model[2], threads=1) if len(model) > 3 else None
@@ -160,8 +180,15 @@ def extract_items(
     t0 = time.perf_counter()
     if workers > 1 and len(jobs) > 8:
         ctx = mp.get_context("spawn")  # fork could copy a held lock of ncnn, torch or OpenCV
-        with ctx.Pool(workers, _init_worker, (model,)) as pool:
+        pool = None
+        try:
+            with _sigterm_held():  # a SIGTERM held meanwhile is raised on leaving
+                pool = ctx.Pool(workers, _init_worker, (model,))
             results = pool.map(_read_job, jobs, chunksize=16)
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
     else:
         _init_worker(model)
         results = [_read_job(j) for j in jobs]
