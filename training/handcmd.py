@@ -85,7 +85,7 @@ def network_files(network: str, out: Path) -> tuple[str, str]:
 
 
 def detector_metadata(
-    variant: str, out: Path, before_search: bool = True, tile: float = 0.0
+    variant: str, out: Path, before_search: bool = True, tile: float = TILE
 ) -> dict:
     """The metadata's palm detector (MediaPipe's, ``variant`` full or lite), its files named as
     the landmark network's are; ``tile``: the side of the corner tiles it looks in again for a
@@ -132,7 +132,7 @@ def metadata(
         **search_files,
         "weak_presence": 0.5,
         "mirror_pass": True,
-        **({"detector": detector_metadata(detector, out, tile=TILE)} if detector else {}),
+        **({"detector": detector_metadata(detector, out)} if detector else {}),
         "head": recipe.head.to_metadata(),
         **extra,
     }

@@ -204,7 +204,7 @@ def fold_metadata(
     detector: str | None,
     before_search: bool,
     search_rounds: int | None = None,
-    tile: float = 0.0,
+    tile: float = TILE,
 ) -> dict:
     """The shipped recogniser's metadata with a fold's head and threshold, and the detector
     (``None``: no detector; ``"lite"``/``"full"``) and search rounds (None: the base's)."""
@@ -257,7 +257,7 @@ def evaluate(
     kinds: tuple[str, ...] = VIEW_KINDS,
     search_rounds: int | None = None,
     only: tuple[str, ...] = (),
-    tile: float = 0.0,
+    tile: float = TILE,
 ) -> dict:
     """Per held-out set (or those in ``only``): the plain table (cached readings, re-read
     where the box pass was weak and the finder may differ) and the views' figures."""
