@@ -21,8 +21,9 @@ from vision.labels import CLASS_ORDER, Gesture
 pytestmark = pytest.mark.skipif(not DATASETS.is_dir(), reason="needs ../shared/datasets")
 
 
-def _captures(folder, per_class: int = 12, dim: bool = False):
-    """best-of-one's person: ``per_class`` captures a class in ``folder``, and later frames.
+def _captures(folder, per_class: int = 12, dim: bool = False, every: int = 20):
+    """best-of-one's person: ``per_class`` captures a class in ``folder``, and later frames
+    (every ``every``-th from the 75th).
     ``dim``: as a dim room shows them (a third of the light, the webcam's gain noise), the
     later frames written beside ``folder`` (``<folder>-later``)."""
     later = []
@@ -34,7 +35,7 @@ def _captures(folder, per_class: int = 12, dim: bool = False):
                 cv2.imwrite(str(folder / g.value / src.name), _dim(src))
             else:
                 shutil.copy(src, folder / g.value / src.name)
-        for src in photos[75::10]:
+        for src in photos[75::every]:
             if dim:
                 out = folder.parent / f"{folder.name}-later" / f"{g.value}-{src.name}"
                 out.parent.mkdir(exist_ok=True)
@@ -82,7 +83,6 @@ def test_refitting_the_head_on_a_persons_captures_raises_their_later_frames(tmp_
         data, kind="landmarks", current_model=weak_base, base_recogniser=weak_base, progress=False
     )
     assert result.installed and result.model_dir == paths.active_model_dir()
-    assert result.train_seconds < 60
     meta = json.loads((result.model_dir / "model.json").read_text())
     assert meta["kind"] == "landmarks" and meta["param"].startswith("shipped:")
     assert not list(result.model_dir.glob("*.bin")), "the network is reused, not copied"
@@ -90,19 +90,6 @@ def test_refitting_the_head_on_a_persons_captures_raises_their_later_frames(tmp_
     assert after > before + 0.2 and after >= 0.9, (before, after)
     clf = GestureClassifier()  # the game's door loads the personal recogniser
     assert clf.origin == "personal" and clf.kind == "landmarks"
-
-
-def test_the_default_kind_personalises_the_fused_recogniser(tmp_path):
-    data = tmp_path / "captures"
-    later = _captures(data, per_class=10)
-    result = personalize.personalize(data, kind=personalize.DEFAULT_KIND, progress=False)
-    assert personalize.DEFAULT_KIND == "fused"
-    assert result.installed  # the shipped default reads this person well; no worse is enough
-    clf = GestureClassifier()
-    assert clf.kind == "fused" and clf.origin == "personal"
-    assert clf.recogniser.landmarks.folder == paths.active_model_dir() / "hand"
-    assert _accuracy(paths.active_model_dir(), later) >= 0.95
-    assert clf(load(dataset_images("best-of-one", "rock", 1, 120)[0])).label is Gesture.ROCK
 
 
 def test_the_fused_kind_fine_tunes_its_cnn_part_and_keeps_it_only_if_the_held_back_say_so(
@@ -118,7 +105,7 @@ def test_the_fused_kind_fine_tunes_its_cnn_part_and_keeps_it_only_if_the_held_ba
     out = tmp_path / "candidate"
     out.mkdir()
     heldback = [(load(p), lab) for p, lab in captures.heldback]
-    options = personalize.Options(progress=False, heldback=heldback)
+    options = personalize.Options(progress=False, heldback=heldback, epochs=4)
     details = personalize.fit_fused(captures.train, out, options)
     scores = details["held_back"]
     names = ["head only", "CNN asked everywhere", "with the CNN"]
@@ -144,10 +131,13 @@ def test_the_fused_kind_fine_tunes_its_cnn_part_and_keeps_it_only_if_the_held_ba
     captures = personalize.split_captures(dim, 8, personalize.HOLD_BACK_FRACTION)
     tuned = tmp_path / "tuned"
     shipped_weights = paths.SHIPPED_DEFAULT_DIR / "cnn" / "model.pt"
-    options = personalize.Options(progress=False, base_checkpoint=shipped_weights)
+    options = personalize.Options(progress=False, base_checkpoint=shipped_weights, epochs=20)
     personalize.fit_cnn(captures.train, tuned, options)
-    shipped_cnn = _accuracy(paths.SHIPPED_DEFAULT_DIR / "cnn", later)
-    assert _accuracy(tuned, later) > shipped_cnn + 0.1, shipped_cnn
+    shipped_cnn, tuned_cnn = (
+        _accuracy(paths.SHIPPED_DEFAULT_DIR / "cnn", later),
+        _accuracy(tuned, later),
+    )
+    assert tuned_cnn > shipped_cnn + 0.1, (shipped_cnn, tuned_cnn)
 
 
 def test_landmarks_command_refuses_a_wheel_that_is_not_one_and_writes_nothing(tmp_path):
@@ -165,17 +155,25 @@ def test_landmarks_command_refuses_a_wheel_that_is_not_one_and_writes_nothing(tm
     assert not out.exists()
 
 
-def test_personalize_command_runs_its_landmark_workers_and_installs(tmp_path):
-    """``python -m training personalize`` as a user runs it: the landmark workers (spawned
-    processes) must not re-run the command line; the default kind installs a fused model."""
+def test_the_personalize_command_installs_the_fused_default_the_game_then_loads(tmp_path):
+    """``python -m training personalize`` as a user runs it (few epochs: the CNN part's learning
+    is tested above): the landmark workers (spawned processes) must not re-run the command line;
+    the default kind installs a fused model, and the game's door loads it and reads the person."""
     data = tmp_path / "captures"
-    _captures(data, per_class=10)
-    env = {**__import__("os").environ, "RPS_ROBOT_HOME": str(tmp_path / "home")}
+    later = _captures(data, per_class=10)
     done = subprocess.run(
-        [sys.executable, "-m", "training", "personalize", str(data), "--min-images", "8"],
-        cwd=ROOT, capture_output=True, text=True, timeout=420, env=env,
+        [sys.executable, "-m", "training", "personalize", str(data), "--min-images", "8",
+         "--epochs", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=420,
     )  # fmt: skip
+    # the command ran in this test's home (RPS_ROBOT_HOME, set for every test, is inherited)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("Installed as the active model") == 1
-    meta = json.loads((tmp_path / "home" / "models" / "active" / "model.json").read_text())
+    assert personalize.DEFAULT_KIND == "fused"
+    meta = json.loads((paths.active_model_dir() / "model.json").read_text())
     assert meta["kind"] == "fused"
+    clf = GestureClassifier()
+    assert clf.kind == "fused" and clf.origin == "personal"
+    assert clf.recogniser.landmarks.folder == paths.active_model_dir() / "hand"
+    assert _accuracy(paths.active_model_dir(), later) >= 0.95
+    assert clf(load(dataset_images("best-of-one", "rock", 1, 120)[0])).label is Gesture.ROCK

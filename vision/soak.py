@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         model=args.model,
         threads=args.threads,
         max_growth_mb=args.max_growth_mb,
+        warmup=args.warmup,
     )
     if args.json:
         print(json.dumps(asdict(result), indent=2))
