@@ -43,13 +43,15 @@ def create_body(
     *,
     pin_factory=None,
     mute: bool = False,
+    settle_s: float | None = None,
 ) -> RobotBody:
     """The robot's body from a TOML file; ``None`` or ``"none"`` gives a ``NullBody``.
 
     ``pins="mock"`` uses gpiozero's ``MockFactory`` with PWM pins and logs every pin change
     (INFO, logger ``hardware.pins``); an explicit ``pin_factory`` wins over ``pins``.
-    ``mute`` keeps the buzzer silent. Raises ``HardwareConfigError`` for a bad file and
-    ``HardwareError`` when no pins can be driven here.
+    ``mute`` keeps the buzzer silent; ``settle_s`` is how long ``close()`` lets the servos reach
+    neutral (default ``gpio.SETTLE_S``; 0 for mock pins, which arrive at once). Raises
+    ``HardwareConfigError`` for a bad file and ``HardwareError`` when no pins can be driven here.
     """
     if pins not in PIN_MODES:
         raise ValueError(f"pins must be one of {', '.join(PIN_MODES)}, not {pins!r}")
@@ -65,7 +67,8 @@ def create_body(
         pin_factory = mock_factory()
     try:
         with _pin_factory_fallbacks_logged():
-            return GpioBody(cfg, pin_factory=pin_factory, mute=mute)
+            settle = {} if settle_s is None else {"settle_s": settle_s}
+            return GpioBody(cfg, pin_factory=pin_factory, mute=mute, **settle)
     except BadPinFactory as exc:
         raise HardwareError(
             f"no GPIO pins to drive here ({exc}): run on a Raspberry Pi, use --pins mock to "

@@ -37,9 +37,7 @@ LEDS = {
 
 
 def make_body(config: dict) -> GpioBody:
-    body = hardware.create_body(parse_config(config), pins="auto")
-    body._settle_s = 0.0  # the mock servo arrives at once
-    return body
+    return hardware.create_body(parse_config(config), pins="auto", settle_s=0.0)  # mock: at once
 
 
 def wait_for(condition, timeout: float = 2.0) -> bool:

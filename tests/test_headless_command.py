@@ -16,11 +16,9 @@ import pytest
 
 from tests.helpers import gesture_clip
 from vision.labels import Gesture, judge
-from vision.paths import SHIPPED_MODEL_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "hardware" / "example.toml"
-PLACEHOLDER = "PLACEHOLDER" in (SHIPPED_MODEL_DIR / "model.json").read_text()
 FIELDS = {"time", "round", "robot", "player", "confidence", "outcome", "replays"}
 
 
@@ -47,28 +45,27 @@ def three_rounds(clip, tmp_path_factory):
 
 
 def test_best_of_three_exits_0_and_writes_a_line_a_round(three_rounds):
-    """``--rounds 3`` is a best-of-3 match, as in the screen game: over at 2 wins (or a void)."""
+    """``--rounds 3`` is a best-of-3 match, as in the screen game: over when one side has 2 wins
+    (the clip's fists are always seen: no void), and the last line names that side."""
     done, log = three_rounds
     assert done.returncode == 0, done.stderr[-3000:]
     rounds = [json.loads(line) for line in log.read_text().splitlines()]
     outcomes = [r["outcome"] for r in rounds]
-    assert "void" in outcomes[-1:] or max(outcomes.count("win"), outcomes.count("lose")) == 2
-    assert outcomes[-1] != "draw" and len(rounds) >= 1
+    wins, losses = outcomes.count("win"), outcomes.count("lose")
+    assert "void" not in outcomes and max(wins, losses) == 2, outcomes
+    assert min(wins, losses) < 2 and outcomes[-1] == ("win" if wins == 2 else "lose")
     for number, r in enumerate(rounds, 1):
         assert set(r) == FIELDS and r["round"] == number
         assert r["robot"] in ("rock", "paper", "scissors")
-        assert r["outcome"] in ("win", "lose", "draw", "void")
+        assert r["outcome"] in ("win", "lose", "draw")
         assert 0.0 <= r["confidence"] <= 1.0
-        if r["outcome"] == "void":
-            assert r["player"] == "none" and r["replays"] == 5  # the CLI's --max-replays
-    ends = ("You win the match!", "The robot wins the match!", "No hand seen for a while")
-    assert any(f"played {len(rounds)} rounds: {end}" in done.stderr for end in ends)
+    end = "You win the match!" if wins == 2 else "The robot wins the match!"
+    assert f"played {len(rounds)} rounds: {end}" in done.stderr
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.skipif(PLACEHOLDER, reason="the shipped model is a random-weight placeholder")
 def test_three_rounds_read_the_players_rock(three_rounds):
-    """Depends on model quality: the trained model must read real rock photos as rock."""
+    """The shipped model reads real rock photos as rock, and each round is judged on that."""
     _, log = three_rounds
     rounds = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["player"] for r in rounds] == ["rock"] * len(rounds) and len(rounds) >= 2

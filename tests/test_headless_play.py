@@ -61,8 +61,7 @@ def stream_of(*runs: tuple[Gesture, int]) -> GestureStream:
 
 @pytest.fixture
 def body(pins):
-    body = hardware.create_body(parse_config(BODY))
-    body._settle_s = 0.0
+    body = hardware.create_body(parse_config(BODY), settle_s=0.0)
     yield body
     body.close()
 
