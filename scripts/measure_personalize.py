@@ -140,6 +140,7 @@ def measure(scenario: str, args: argparse.Namespace) -> dict:
             frozen=tuple(args.freeze),
             force=True,
             progress=not args.no_progress,
+            kind="cnn",
         )
         seconds = time.perf_counter() - start
         base, spec, _ = personalize.load_base_checkpoint(args.base_checkpoint)

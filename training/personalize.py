@@ -160,17 +160,6 @@ def _capture_folders(data_dir: Path) -> dict[Gesture, Path]:
         return {}
 
 
-def check_captures(data_dir: str | Path, min_per_class: int = MIN_IMAGES_PER_CLASS) -> None:
-    """Raise ``NotEnoughDataError`` unless every class folder exists with enough image files."""
-    data_dir = Path(data_dir)
-    folders = _capture_folders(data_dir)
-    _require_counts(
-        data_dir,
-        {g: len(ordered_images(folders[g])) if g in folders else 0 for g in CLASS_ORDER},
-        min_per_class,
-    )
-
-
 def _has_class_folder(data_dir: Path) -> bool:
     for sub in data_dir.iterdir():
         try:
@@ -958,7 +947,7 @@ def personalize(
     force: bool = False,
     progress: bool = True,
     frozen: Sequence[str] = FROZEN_PARTS,
-    kind: str = "cnn",
+    kind: str = DEFAULT_KIND,
     current_model: str | Path | None = None,
     base_recogniser: str | Path | None = None,
     trust_labels: bool = False,
