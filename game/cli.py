@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vision.cores import checked_threads
+from vision.stream import parse_roi
 
 from .inputs import KEYBOARD, is_live_spec
 from .strategy import STRATEGIES
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                    help="show the camera preview mirrored (default: a camera is, a video is "
                    "not)")  # fmt: skip
-    p.add_argument("--roi", type=_roi, default=None, metavar="X,Y,W,H",
+    p.add_argument("--roi", type=parse_roi, default=None, metavar="X,Y,W,H",
                    help="the box the hand is read in, as fractions of the frame (default: the "
                    "centre square, or as saved); for a camera mounted off-centre")  # fmt: skip
     p.add_argument("--auto", action="store_true", help="rounds start by themselves (demos, tests)")
@@ -62,21 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log", type=Path, default=None, help="append every round to this JSONL file")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     return p
-
-
-def _roi(text: str) -> tuple[float, float, float, float]:
-    """``--roi x,y,w,h``: four fractions of the frame, the box inside it."""
-    try:
-        x, y, w, h = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"use x,y,w,h fractions of the frame like 0.2,0.1,0.6,0.8, not {text!r}"
-        ) from None
-    if min(x, y) < 0 or min(w, h) <= 0 or x + w > 1.0001 or y + h > 1.0001:
-        raise argparse.ArgumentTypeError(
-            f"{text}: the box must lie inside the frame (0 <= x, y; x + w and y + h at most 1)"
-        )
-    return x, y, w, h
 
 
 def apply_settings(args: argparse.Namespace, settings=None) -> None:

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -208,6 +209,42 @@ def test_sigterm_leaves_no_half_written_model_and_a_killed_runs_is_cleaned_next_
     assert sorted(p.name for p in data.iterdir()) == sorted(g.value for g in CLASS_ORDER)
 
 
+def test_a_sigterm_while_the_landmark_workers_start_is_raised_once_they_are_up():
+    """Sent from a thread that was running before the hold (as ncnn's are, and the kernel may
+    hand a process's SIGTERM to any of them), the signal still waits for the end of the block,
+    and then reaches the caller's handler."""
+    from training.handdata import _sigterm_held
+
+    class Stop(Exception):
+        pass
+
+    def stop(signum, frame):
+        raise Stop()
+
+    go = threading.Event()
+
+    def send():
+        go.wait(10)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = threading.Thread(target=send)
+    sender.start()  # before the hold: a thread that does not block SIGTERM
+    old = signal.signal(signal.SIGTERM, stop)
+    steps = []
+    try:
+        with pytest.raises(Stop):
+            with _sigterm_held():
+                go.set()
+                sender.join()
+                time.sleep(0.05)  # Python would run the caller's handler here
+                steps.append("block finished")
+        assert steps == ["block finished"]
+    finally:
+        go.set()
+        sender.join()
+        signal.signal(signal.SIGTERM, old)
+
+
 def test_the_report_names_a_class_with_no_findable_hand_and_draws_the_worst(tmp_path):
     """rock/ holds empty walls: the report says no hand was found in any and what to do, the
     contact sheet beside the captures shows them; the refit has no rock to learn from."""
@@ -235,8 +272,8 @@ def test_the_report_names_a_class_with_no_findable_hand_and_draws_the_worst(tmp_
 
 def test_a_candidate_under_the_floor_is_not_installed(tmp_path):
     """The issue's failure: every class captured showing rock. The label check stops it; with
-    the labels trusted the candidate cannot tell the classes apart, yet reads more held-back
-    captures right than the model in use: the floor keeps it out and the message says why."""
+    the labels trusted the candidate cannot tell the classes apart and is kept out, and the
+    message names the classes it cannot read."""
     data = tmp_path / "captures"
     for g in CLASS_ORDER:
         (data / g.value).mkdir(parents=True)
@@ -256,23 +293,28 @@ def test_a_candidate_under_the_floor_is_not_installed(tmp_path):
             f"The new model still cannot read your {name}: {right} of {total} held-back "
             "captures read right (under 50%)" in done.stdout
         )
-    # it reads more of them right than the model in use (0.38 against 0.25 when measured): the
-    # old rule, "at least as well", installed it; the floor refuses it
-    assert report["accuracy_after"] >= report["accuracy_before"]
-    assert report["refused"] == "floor"
+    # a candidate that cannot tell the classes apart reads the held-back captures near chance,
+    # 0.125-0.38 in runs measured (its head is fitted on near-identical fists: a near tie that
+    # float rounding tips); where that is at least the model in use, the old rule ("at least as
+    # well") installed it and only the floor refuses it (the rule itself: the test below)
+    worse = report["accuracy_after"] < report["accuracy_before"]
+    assert report["refused"] == ("worse" if worse else "floor")
     assert f"under the floor of {personalize.ACCURACY_FLOOR:.2f}" in done.stdout
     assert not (home / "models" / "active").exists()
 
 
 def test_the_refusal_rule_counts_captures_and_the_floor():
     """The rule itself: one capture fewer is worse; a tie under the floor (0.25 and 0.25, as
-    in the issue) is refused; a tie above it is installed."""
+    in the issue) and a gain that stays under it are refused; a tie above it is installed."""
     import numpy as np
 
     quarter = np.diag([10, 0, 0, 0]) + np.array(
         [[0] * 4, [10, 0, 0, 0], [10, 0, 0, 0], [10, 0, 0, 0]]
     )
     assert personalize.refusal_reason(quarter, quarter) == "floor"
+    better = quarter.copy()
+    better[1, 0], better[1, 1] = 5, 5  # 0.375 against 0.25: better, and still under the floor
+    assert personalize.refusal_reason(quarter, better) == "floor"
     good = np.diag([10, 10, 10, 10])
     one_less = good.copy()
     one_less[1, 1], one_less[1, 2] = 9, 1

@@ -37,7 +37,8 @@ from vision.diskspace import DiskFull, disk_full, is_disk_full
 from vision.errors import RPSError, SourceError
 from vision.helptext import plain
 from vision.labels import CLASS_ORDER, THROWS, Gesture
-from vision.stream import roi_rect
+from vision.ncnnnet import captured_stderr
+from vision.stream import parse_roi, roi_rect
 
 log = logging.getLogger(__name__)
 
@@ -74,22 +75,6 @@ def default_data_dir() -> Path:
 
 
 # --- region of interest ------------------------------------------------------------------------
-
-
-def parse_roi(text: str) -> tuple[float, float, float, float]:
-    """``"x,y,w,h"`` as fractions of the frame (0-1), e.g. ``0.5,0,0.5,1`` for the right half."""
-    try:
-        values = tuple(float(v) for v in text.replace(" ", ",").split(",") if v)
-    except ValueError:
-        values = ()
-    if len(values) != 4 or not all(0 <= v <= 1 for v in values) or min(values[2:]) <= 0:
-        raise argparse.ArgumentTypeError(
-            f"bad ROI {text!r}: give x,y,w,h as fractions of the frame, e.g. 0.25,0,0.5,1"
-        )
-    x, y, w, h = values
-    if x + w > 1 + 1e-6 or y + h > 1 + 1e-6:
-        raise argparse.ArgumentTypeError(f"ROI {text!r} reaches outside the frame")
-    return values
 
 
 def crop(frame: np.ndarray, rect: Rect) -> np.ndarray:
@@ -481,23 +466,6 @@ class TerminalView:
             self._line(self._text)  # the final count
 
 
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence file descriptor 2 (C libraries write there directly) for the block."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def display_available() -> bool:
     """True when SDL can open a window someone can see (not the dummy or offscreen driver)."""
     if os.environ.get("SDL_VIDEODRIVER", "").lower() in ("dummy", "offscreen"):
@@ -506,7 +474,7 @@ def display_available() -> bool:
     try:
         import pygame
 
-        with _quiet_stderr():  # SDL prints its probing failures (no X, no Wayland) to stderr
+        with captured_stderr():  # SDL prints its probing failures (no X, no Wayland) to stderr
             pygame.display.init()
         ok = pygame.display.get_driver() not in ("dummy", "offscreen")
     except Exception:  # no pygame, no video device: headless

@@ -13,6 +13,7 @@ import logging
 import math
 import multiprocessing as mp
 import signal
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -132,24 +133,28 @@ _worker_search: LandmarkNet | None = None
 @contextlib.contextmanager
 def _sigterm_held():
     """SIGTERM held back while the pool's workers are started: arriving mid-start it stopped the
-    parent while it wrote a worker's start-up data, and the half-started worker printed a
-    traceback (``EOFError``) into the user's terminal. Held, it arrives once the workers are up
-    (the workers inherit the held mask and let it through in ``_init_worker``)."""
-    held = hasattr(signal, "pthread_sigmask")
-    if held:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    parent while it wrote a worker's start-up data, or before the pool was bound to a name (its
+    workers and threads were then never stopped, and printed tracebacks into the user's
+    terminal). Held, it is raised on leaving, where ``extract_items`` stops the pool. A Python
+    handler that only notes it, not a blocked signal mask: the mask holds only the main thread,
+    and the kernel hands a process's SIGTERM to any thread not blocking it (ncnn's, OpenCV's),
+    after which Python runs the handler in the main thread all the same."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: arrived.append(signum))
     try:
         yield
     finally:
-        if held:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
+        if arrived:
+            signal.raise_signal(signal.SIGTERM)  # the caller's own handling, now
 
 
 def _init_worker(model: tuple) -> None:
     """``model``: (param, bin, blobs) and optionally (search param, search bin)."""
     global _worker_net, _worker_search
-    if hasattr(signal, "pthread_sigmask"):  # held while the parent started the pool
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     cv2.setNumThreads(1)
     _worker_net = LandmarkNet(*model[:3], threads=1, embedding=True)
     _worker_search = LandmarkNet(*model[3:5], model[2], threads=1) if len(model) > 3 else None

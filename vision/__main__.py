@@ -16,6 +16,7 @@ from .diskspace import disk_full, free_bytes
 from .errors import RPSError
 from .helptext import plain
 from .labels import CLASS_ORDER, Gesture
+from .stream import parse_roi
 
 log = logging.getLogger("vision")
 
@@ -25,16 +26,6 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         "--model", help="exported model folder or its model.json (default: the active model)"
     )
     parser.add_argument("--threads", type=int, default=1, help="ncnn threads (default 1)")
-
-
-def _roi(text: str) -> tuple[float, float, float, float]:
-    try:
-        x, y, w, h = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"use x,y,w,h fractions like 0.2,0.1,0.6,0.8, not {text!r}"
-        ) from None
-    return x, y, w, h
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -75,7 +66,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         metavar="FILE.avi",
         help="write the frames with the ROI and gesture drawn on them (MJPG)",
     )
-    p.add_argument("--roi", type=_roi, help="region of interest x,y,w,h as fractions")
+    p.add_argument("--roi", type=parse_roi, help="region of interest x,y,w,h as fractions")
     p.add_argument("--realtime", action="store_true", help="pace files to their fps")
     p.add_argument("--loop", action="store_true", help="loop files and folders")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames")

@@ -8,12 +8,8 @@ and normalised by ncnn in C++ (``Mat.from_pixels`` + ``substract_mean_normalize`
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +18,7 @@ import numpy as np
 
 from .errors import ModelError
 from .labels import Gesture
+from .ncnnnet import REEXPORT, check_ncnn_files, load_net
 from .paths import METADATA_NAME, SHIPPED_DEFAULT_DIR, active_model_dir, default_model_dir
 from .preprocess import Preprocessing, center_crop, fit, resize_to, to_bgr
 
@@ -39,7 +36,6 @@ class Prediction:
 #: Recogniser kinds besides the CNN (metadata ``"kind"``), by the module that opens them.
 KINDS = {"landmarks": "vision.handrecogniser", "fused": "vision.fused"}
 #: The first line of every ncnn text ``.param`` file.
-PARAM_MAGIC = "7767517"
 #: Metadata fields every model needs, and what each one must be.
 REQUIRED_FIELDS = {
     "classes": "a list of class names",
@@ -49,7 +45,7 @@ REQUIRED_FIELDS = {
     "param": "the ncnn .param file name",
     "bin": "the ncnn .bin file name",
 }
-_REEXPORT = "re-export it (python -m training export) or pass another --model"
+_REEXPORT = REEXPORT
 
 
 def load_metadata(path: str | Path | None = None) -> tuple[dict, Path]:
@@ -114,50 +110,6 @@ def check_model_files(meta: dict, folder: Path, meta_path: Path | None = None) -
     """Raise ``ModelError`` naming the file unless the ``.param`` and ``.bin`` look loadable."""
     source = meta_path or folder / METADATA_NAME
     check_ncnn_files(folder / meta["param"], folder / meta["bin"], _REEXPORT, source)
-
-
-def check_ncnn_files(
-    param: Path, binary: Path, todo: str = _REEXPORT, named_in: Path | None = None
-) -> None:
-    """Raise ``ModelError`` naming the file (and ``todo``, what to run) unless both files exist,
-    are not empty and the ``.param`` starts with ncnn's magic line; ``named_in``: the metadata
-    file that names them."""
-    for key, file in (("param", param), ("bin", binary)):
-        if not file.is_file():
-            where = f" (the {key!r} of {named_in})" if named_in is not None else ""
-            raise ModelError(f"{file}{where} does not exist: {todo}")
-        if file.stat().st_size == 0:
-            raise ModelError(f"{file} is empty: {todo}")
-    try:
-        with open(param, "rb") as f:
-            first = f.readline(64).strip()
-    except OSError as exc:
-        raise ModelError(f"cannot read {param}: {exc}") from exc
-    if first != PARAM_MAGIC.encode():
-        raise ModelError(
-            f"{param} is not an ncnn .param file (its first line is not {PARAM_MAGIC}): {todo}"
-        )
-
-
-@contextlib.contextmanager
-def _captured_stderr():
-    """Collect what C code writes to file descriptor 2 (ncnn's messages) into ``out[0]``."""
-    out = [""]
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real stderr: nothing to capture
-        yield out
-        return
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield out
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            out[0] = tmp.read(8192).decode("utf-8", "replace").strip()
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:
@@ -228,45 +180,6 @@ def _personal_model_installed() -> bool:
         return active.is_dir() and any(active.iterdir())
     except OSError:
         return False
-
-
-def _load_net(
-    ncnn,
-    param: Path,
-    binary: Path,
-    threads: int,
-    exact: bool,
-    todo: str = _REEXPORT,
-    bf16: bool = False,
-):
-    """An ``ncnn.Net`` with both files loaded; ncnn's own messages go into the error, not stderr.
-    ``todo`` ends the error: what the user should run. ``bf16``: store weights and activations
-    as bfloat16 where the CPU has no fp16 path (ignored with ``exact``)."""
-    net = ncnn.Net()
-    net.opt.num_threads = threads
-    net.opt.use_vulkan_compute = False
-    if exact:
-        net.opt.use_fp16_storage = False
-        net.opt.use_fp16_packed = False
-        net.opt.use_fp16_arithmetic = False
-    elif bf16:
-        net.opt.use_bf16_storage = True
-    with _captured_stderr() as said:
-        failed = None
-        if net.load_param(str(param)) != 0:
-            failed = param
-        elif net.load_model(str(binary)) != 0:
-            failed = binary
-    if failed is not None:
-        why = f" (ncnn: {' / '.join(said[0].splitlines()[:3])})" if said[0] else ""
-        if failed == binary:
-            problem = f"{binary}: it is truncated or does not match {param.name}"
-        else:
-            problem = f"{param}: it is broken"
-        raise ModelError(f"ncnn cannot load {problem}{why}: {todo}")
-    if said[0]:
-        log.debug("ncnn: %s", said[0])
-    return net
 
 
 class GestureClassifier:
@@ -352,7 +265,7 @@ class GestureClassifier:
         self._pixel_type = pixel.PIXEL_BGR2RGB if rgb else pixel.PIXEL_BGR
         self._mean = [float(v) for v in self.preprocessing.mean]
         self._norm = [float(v) for v in self.preprocessing.norm]
-        self._net = _load_net(ncnn, folder / meta["param"], folder / meta["bin"], threads, exact)
+        self._net = load_net(ncnn, folder / meta["param"], folder / meta["bin"], threads, exact)
 
     @property
     def input_size(self) -> tuple[int, int]:

@@ -171,12 +171,12 @@ def open_hand_net(param, binary, threads: int = 1, exact: bool = False, bf16: bo
     converts: its files checked first, a bad one named with that command."""
     import ncnn
 
-    from .classifier import _load_net, check_ncnn_files
+    from .ncnnnet import check_ncnn_files, load_net
 
     param, binary = Path(param), Path(binary)
     todo = "run `python -m training landmarks` to fetch and convert it again"
     check_ncnn_files(param, binary, todo)
-    return ncnn, _load_net(ncnn, param, binary, int(threads), exact, todo, bf16=bf16)
+    return ncnn, load_net(ncnn, param, binary, int(threads), exact, todo, bf16=bf16)
 
 
 class LandmarkNet:

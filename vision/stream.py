@@ -45,6 +45,10 @@ class GestureReading:
     palm_box: tuple[float, float, float, float] | None = None  # frame pixels, the palm detector's
 
 
+#: Slack for fractions that add up to 1 in decimal and a hair over it in binary (0.7 + 0.3).
+_ROI_SLACK = 1e-6
+
+
 def _check_roi(roi) -> tuple[float, float, float, float] | None:
     if roi is None:
         return None
@@ -52,11 +56,33 @@ def _check_roi(roi) -> tuple[float, float, float, float] | None:
         x, y, w, h = (float(v) for v in roi)
     except (TypeError, ValueError):
         raise ConfigError(f"roi must be (x, y, w, h) fractions of the frame, got {roi!r}") from None
-    if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1) or x + w > 1 or y + h > 1:
+    inside = 0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1
+    if not inside or x + w > 1 + _ROI_SLACK or y + h > 1 + _ROI_SLACK:
         raise ConfigError(
             f"roi {roi!r} is outside the frame: use fractions with 0 <= x, y and x + w, y + h <= 1"
         )
     return x, y, w, h
+
+
+def parse_roi(text: str) -> tuple[float, float, float, float]:
+    """``--roi x,y,w,h``: four fractions of the frame, the box inside it (``0.5,0,0.5,1`` is the
+    right half). The argparse type of every command that takes a box: play, capture, vision."""
+    import argparse
+
+    try:
+        values = [float(v) for v in text.replace(" ", ",").split(",") if v]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(
+            f"use x,y,w,h fractions of the frame like 0.2,0.1,0.6,0.8, not {text!r}"
+        )
+    try:
+        return _check_roi(values)
+    except ConfigError:
+        raise argparse.ArgumentTypeError(
+            f"{text}: the box must lie inside the frame (0 <= x, y; x + w and y + h at most 1)"
+        ) from None
 
 
 def roi_rect(
