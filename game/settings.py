@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from vision.diskspace import disk_full, is_disk_full
 from vision.errors import RPSError
-from vision.paths import user_data_dir
+from vision.paths import atomic_write, user_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +83,10 @@ def save_settings(settings: Settings, path: str | Path | None = None) -> Path:
     ``DiskFull`` (one line each) when it cannot be, with the old file left as it was."""
     path = Path(path) if path is not None else default_settings_path()
     data = (json.dumps(asdict(settings.checked()), indent=1) + "\n").encode("utf-8")
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: tmp.write_bytes(data), durable=True)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         if is_disk_full(exc):
             raise disk_full(path.parent, len(data), "saving the settings") from exc
         raise SettingsError(f"cannot save the settings to {path}: {exc.strerror or exc}") from exc

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from vision.signals import on_sigterm
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +32,9 @@ def sigterm_raises() -> Iterator[None]:
 
     Only the main thread can install signal handlers; elsewhere this does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     fired = False
 
-    def handler(signum, _frame):
+    def handler(signum: int) -> None:
         nonlocal fired
         if fired:
             log.warning("signal %d again while shutting down: ignored", signum)
@@ -45,8 +43,5 @@ def sigterm_raises() -> Iterator[None]:
         log.info("SIGTERM received: shutting down")
         raise Terminated(signum)
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
+    with on_sigterm(handler):
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -213,7 +213,7 @@ def test_a_sigterm_while_the_landmark_workers_start_is_raised_once_they_are_up()
     """Sent from a thread that was running before the hold (as ncnn's are, and the kernel may
     hand a process's SIGTERM to any of them), the signal still waits for the end of the block,
     and then reaches the caller's handler."""
-    from training.handdata import _sigterm_held
+    from vision.signals import sigterm_held
 
     class Stop(Exception):
         pass
@@ -233,7 +233,7 @@ def test_a_sigterm_while_the_landmark_workers_start_is_raised_once_they_are_up()
     steps = []
     try:
         with pytest.raises(Stop):
-            with _sigterm_held():
+            with sigterm_held():
                 go.set()
                 sender.join()
                 time.sleep(0.05)  # Python would run the caller's handler here

@@ -17,7 +17,6 @@ import contextlib
 import itertools
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -36,8 +35,9 @@ from vision import paths
 from vision.diskspace import DiskFull, disk_full, is_disk_full
 from vision.errors import RPSError, SourceError
 from vision.helptext import plain
-from vision.labels import CLASS_ORDER, THROWS, Gesture
+from vision.labels import CLASS_ORDER, THROWS, Gesture, class_subfolders
 from vision.ncnnnet import captured_stderr
+from vision.signals import on_sigterm
 from vision.stream import parse_roi, roi_rect
 
 log = logging.getLogger(__name__)
@@ -152,13 +152,8 @@ def class_counts(out: Path) -> dict[Gesture, int]:
     counts = {g: 0 for g in CLASS_ORDER}
     if not out.is_dir():
         return counts
-    for sub in out.iterdir():
-        try:
-            gesture = Gesture.parse(sub.name) if sub.is_dir() else None
-        except ValueError:
-            continue
-        if gesture is not None:
-            counts[gesture] += sum(1 for p in sub.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+    for gesture, sub in class_subfolders(out):
+        counts[gesture] += sum(1 for p in sub.iterdir() if p.suffix.lower() in IMAGE_EXTS)
     return counts
 
 
@@ -220,12 +215,9 @@ class ImageWriter:
 def label_folder(out: Path, label: Gesture) -> Path:
     """The existing class folder for ``label`` in ``out`` (named or numeric), or ``out/<name>``."""
     if out.is_dir():
-        for sub in sorted(p for p in out.iterdir() if p.is_dir()):
-            try:
-                if Gesture.parse(sub.name) is label:
-                    return sub
-            except ValueError:
-                continue
+        for gesture, sub in class_subfolders(out):
+            if gesture is label:
+                return sub
     return out / label.value
 
 
@@ -681,14 +673,8 @@ _REASONS = {
 def _stop_on_sigterm():
     """An Event set by SIGTERM for the block (main thread only), so the capture stops cleanly."""
     stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
+    with on_sigterm(lambda signum: stop.set()):
         yield stop
-        return
-    old = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 def source_hint(source: str) -> str:

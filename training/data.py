@@ -23,7 +23,7 @@ import numpy as np
 
 from vision.diskspace import disk_full, is_disk_full
 from vision.errors import DatasetError
-from vision.labels import CLASS_ORDER, Gesture
+from vision.labels import CLASS_ORDER, Gesture, class_subfolders
 from vision.preprocess import BadFrameError, Preprocessing, fit, normalize, to_bgr
 
 log = logging.getLogger(__name__)
@@ -44,17 +44,13 @@ Item = tuple["str | Path | np.ndarray", int]
 
 
 def class_folders(root: str | Path) -> dict[Gesture, Path]:
-    """The class subfolders of a dataset, by gesture; raises ``DatasetError`` if there are none."""
+    """The class subfolders of a dataset, by gesture; raises ``DatasetError`` if there are none
+    or two name the same class."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder {root} does not exist: pass a folder of class folders")
     found: dict[Gesture, Path] = {}
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        try:
-            gesture = Gesture.parse(sub.name)
-        except ValueError:
-            log.debug("ignoring %s: not a class folder", sub)
-            continue
+    for gesture, sub in class_subfolders(root):
         if gesture in found:
             raise DatasetError(
                 f"{root} has two folders for {gesture.value}: {found[gesture].name}/ and "

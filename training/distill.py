@@ -257,19 +257,12 @@ def teacher_logits(t, feats: np.ndarray, frozen: int, batch: int = 512) -> np.nd
 # --- student -------------------------------------------------------------------------------------
 
 
-def save_atomic(obj: dict, path: Path) -> None:
-    import torch
-
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def train_student(views, labels, soft, cfg: DistillConfig, out: Path, evaluate_fn):
     import torch
     import torch.nn.functional as F
 
     from training.models import build_model
+    from training.train import save_checkpoint
 
     torch.manual_seed(cfg.seed)
     model = build_model("liteconv")
@@ -341,7 +334,7 @@ def train_student(views, labels, soft, cfg: DistillConfig, out: Path, evaluate_f
                         "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0),
                         **scores})  # fmt: skip
         log.info("student epoch %d done in %.0f s: %s", epoch + 1, time.time() - t0, history[-1])
-        save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
+        save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict(),
                      "scheduler": sched.state_dict(), "epoch": epoch + 1,
                      "history": json.dumps(history)}, last)  # fmt: skip
     return model, history
@@ -357,6 +350,8 @@ def accuracy(predict, items_images, labels) -> float:
 
 def run(cfg: DistillConfig) -> dict:
     import torch
+
+    from training.train import save_checkpoint
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -436,7 +431,7 @@ def run(cfg: DistillConfig) -> dict:
         "student_seconds": sum(h.get("seconds", 0) for h in history) or round(time.time() - t2),
         "total_seconds": round(time.time() - t0),
     }
-    save_atomic({"model": model.state_dict(), "model_name": "liteconv",
+    save_checkpoint({"model": model.state_dict(), "model_name": "liteconv",
                  "input_size": list(cfg.input_size), "preprocessing": spec.to_metadata(),
                  "config": asdict(cfg), "result": json.dumps(result)},
                 out / "model.pt")  # fmt: skip
@@ -537,6 +532,7 @@ def export_shipped(checkpoint: Path, out_dir: Path, cfg: DistillConfig, result: 
     import torch
 
     from training.export import compact_state_dict, export_checkpoint
+    from training.train import save_checkpoint
 
     tests = [dataset_split(root, cfg.seed)[1] for root in cfg.datasets]
     probe = [path for items in tests for path, _ in items[:: max(1, len(items) // 32)]]
@@ -562,7 +558,7 @@ def export_shipped(checkpoint: Path, out_dir: Path, cfg: DistillConfig, result: 
         "preprocessing": ckpt["preprocessing"],
         "classes": [g.value for g in CLASS_ORDER],
     }
-    save_atomic(compact, out_dir / "model.pt")
+    save_checkpoint(compact, out_dir / "model.pt")
     log.info("exported %s and %s", meta_path, out_dir / "model.pt")
     return meta_path
 

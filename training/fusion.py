@@ -30,7 +30,7 @@ from training.handcmd import add_data_argument, load_sets
 from training.handhead import NONE_INDEX, HeadConfig, held_out_fits, read_views, scores
 from vision.classifier import GestureClassifier, load_metadata
 from vision.errors import RPSError
-from vision.paths import METADATA_NAME, SHIPPED_DEFAULT_DIR
+from vision.paths import METADATA_NAME, SHIPPED_DEFAULT_DIR, atomic_write, atomic_write_text
 
 log = logging.getLogger("training.fusion")
 
@@ -92,9 +92,7 @@ def cnn_probabilities(model_dir: Path, name: str, files: list[str], cache: Path)
     cnn = GestureClassifier(model_dir, threads=2)
     probs = np.stack([cnn(read_image(f)).probs for f in files])  # files the landmarks read
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, files=np.array(files, dtype=object), probs=probs)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: np.savez(tmp, files=np.array(files, dtype=object), probs=probs))
     log.info("%s: CNN read %d photos", name, len(files))
     return probs
 
@@ -256,8 +254,6 @@ def main(args: argparse.Namespace) -> int:
                 n: {k: r[k] for k in r if k.endswith("accuracy")} for n, r in report.items()
             },
         }
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(meta, indent=2) + "\n")
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(meta, indent=2) + "\n")
         print(f"wrote the rule into {path}")
     return 0

@@ -22,6 +22,7 @@ from vision.errors import RPSError
 from vision.hand import SEARCH_VERSION
 from vision.labels import CLASS_ORDER
 from vision.palm import MIN_SCORE
+from vision.paths import atomic_write_text
 
 log = logging.getLogger("training.hand")
 
@@ -193,8 +194,6 @@ def main(args: argparse.Namespace) -> int:
     meta = metadata(recipe, args.network, args.out, extra, args.search_network)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "model.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=1) + "\n")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(meta, indent=1) + "\n")
     print(f"wrote {path} (presence threshold {recipe.threshold:.2f}, {recipe.fit_views} views)")
     return 0

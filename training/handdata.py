@@ -8,12 +8,9 @@ the cache is keyed by each file's path and size, so a changed set is read again.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import multiprocessing as mp
-import signal
-import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -25,6 +22,8 @@ import numpy as np
 from training.data import read_image, scan_dataset
 from vision.hand import Crop, LandmarkNet, best_pass, find_hand
 from vision.handrecogniser import MIRROR_MIN_PRESENCE
+from vision.paths import atomic_write
+from vision.signals import sigterm_held
 
 log = logging.getLogger(__name__)
 
@@ -130,28 +129,6 @@ _worker_net: LandmarkNet | None = None
 _worker_search: LandmarkNet | None = None
 
 
-@contextlib.contextmanager
-def _sigterm_held():
-    """SIGTERM held back while the pool's workers are started: arriving mid-start it stopped the
-    parent while it wrote a worker's start-up data, or before the pool was bound to a name (its
-    workers and threads were then never stopped, and printed tracebacks into the user's
-    terminal). Held, it is raised on leaving, where ``extract_items`` stops the pool. A Python
-    handler that only notes it, not a blocked signal mask: the mask holds only the main thread,
-    and the kernel hands a process's SIGTERM to any thread not blocking it (ncnn's, OpenCV's),
-    after which Python runs the handler in the main thread all the same."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    arrived: list[int] = []
-    old = signal.signal(signal.SIGTERM, lambda signum, frame: arrived.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
-        if arrived:
-            signal.raise_signal(signal.SIGTERM)  # the caller's own handling, now
-
-
 def _init_worker(model: tuple) -> None:
     """``model``: (param, bin, blobs) and optionally (search param, search bin)."""
     global _worker_net, _worker_search
@@ -187,7 +164,7 @@ def extract_items(
         ctx = mp.get_context("spawn")  # fork could copy a held lock of ncnn, torch or OpenCV
         pool = None
         try:
-            with _sigterm_held():  # a SIGTERM held meanwhile is raised on leaving
+            with sigterm_held():  # a SIGTERM held meanwhile is raised on leaving
                 pool = ctx.Pool(workers, _init_worker, (model,))
             results = pool.map(_read_job, jobs, chunksize=16)
         finally:
@@ -250,7 +227,6 @@ def set_landmarks(
             return Landmarks(**{k: data[k] for k in Landmarks.fields()})
     marks = extract_items(items, model, views, seed, workers, root.name)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, key=key, **{k: getattr(marks, k) for k in Landmarks.fields()})
-    tmp.replace(cache)
+    fields = {k: getattr(marks, k) for k in Landmarks.fields()}
+    atomic_write(cache, lambda tmp: np.savez(tmp, key=key, **fields))
     return marks

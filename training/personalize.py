@@ -44,7 +44,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -70,8 +69,9 @@ from training.evaluate import predict_classes
 from vision import paths
 from vision.diskspace import disk_full, is_disk_full
 from vision.errors import DatasetError, ModelError, RPSError, SourceError
-from vision.labels import CLASS_ORDER, Gesture
+from vision.labels import CLASS_ORDER, Gesture, class_subfolders
 from vision.preprocess import Preprocessing
+from vision.signals import on_sigterm
 
 log = logging.getLogger(__name__)
 
@@ -155,19 +155,9 @@ def _capture_folders(data_dir: Path) -> dict[Gesture, Path]:
     try:
         return datasets.class_folders(data_dir)
     except DatasetError:
-        if _has_class_folder(data_dir):
+        if class_subfolders(data_dir):
             raise  # e.g. both rock/ and 1/: the message says which to merge
         return {}
-
-
-def _has_class_folder(data_dir: Path) -> bool:
-    for sub in data_dir.iterdir():
-        try:
-            if sub.is_dir() and Gesture.parse(sub.name):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def _what(g: Gesture) -> str:
@@ -651,21 +641,15 @@ def stop_on_sigterm():
     """SIGTERM raises ``Terminated`` in the main thread, so every ``finally`` cleans up (no
     ``.incoming-*`` folder is left); during the install's renames it is ignored (milliseconds
     later the run is done anyway)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
-    def handler(signum, frame):
+    def handler(signum: int) -> None:
         if _FINISHING:
             log.info("SIGTERM while installing: finishing the install first")
             return
         raise Terminated()
 
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
+    with on_sigterm(handler):
         yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 def install_model(staging: str | Path, models_dir: str | Path | None = None) -> Path:

@@ -37,6 +37,7 @@ from training.data import (
 from training.models import build_model
 from vision.errors import ConfigError, ModelError
 from vision.labels import CLASS_ORDER
+from vision.paths import atomic_write, atomic_write_text
 from vision.preprocess import Preprocessing
 
 log = logging.getLogger(__name__)
@@ -126,13 +127,7 @@ def save_checkpoint(state: dict, path: str | Path) -> Path:
     """Write to a temporary file beside ``path`` and move it into place (never half-written)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -236,9 +231,7 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device) -> dict
 
 
 def _write_history(out: Path, history: list[dict]) -> None:
-    tmp = out / f".{HISTORY_JSON}.tmp"
-    tmp.write_text(json.dumps(history, indent=1) + "\n")
-    os.replace(tmp, out / HISTORY_JSON)
+    atomic_write_text(out / HISTORY_JSON, json.dumps(history, indent=1) + "\n")
     if history:
         with open(out / HISTORY_CSV, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(history[0]))

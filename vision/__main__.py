@@ -15,7 +15,7 @@ from .cores import checked_threads
 from .diskspace import disk_full, free_bytes
 from .errors import RPSError
 from .helptext import plain
-from .labels import CLASS_ORDER, Gesture
+from .labels import CLASS_ORDER, Gesture, class_subfolders
 from .stream import parse_roi
 
 log = logging.getLogger("vision")
@@ -154,13 +154,11 @@ def _truncated_jpeg(path: Path, tail: int = 4096) -> bool:
 
 
 def _class_folders(folder: Path) -> dict[Gesture, Path]:
-    found = {}
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        try:
-            found[Gesture.parse(sub.name)] = sub
-        except ValueError:
-            log.warning("ignoring %s: not a class name or number", sub)
-    return found
+    named = class_subfolders(folder)
+    classes = {sub for _, sub in named}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p not in classes):
+        log.warning("ignoring %s: not a class name or number", sub)
+    return dict(named)  # rock/ and 1/ both there: the later one (rock/) is read
 
 
 def cmd_evaluate(args, parser) -> int:

@@ -7,6 +7,7 @@ The model's numeric labels follow the original write-up: 0 scissors, 1 rock, 2 p
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
 
 class Gesture(StrEnum):
@@ -88,3 +89,17 @@ def judge(player: Gesture, robot: Gesture) -> Outcome:
     if player is robot:
         return Outcome.DRAW
     return Outcome.WIN if player.beats(robot) else Outcome.LOSE
+
+
+def class_subfolders(root: str | Path) -> list[tuple[Gesture, Path]]:
+    """The subfolders of ``root`` (a folder that exists) named for a class (``rock/`` or its
+    number ``1/``, any case), in name order, each with its gesture; anything else is skipped.
+    Two folders may name one class (``rock/`` and ``1/``): each caller decides what that means.
+    Every class-folder scan (datasets, captures, ``python -m vision evaluate``) goes through it."""
+    found = []
+    for sub in sorted(p for p in Path(root).iterdir() if p.is_dir()):
+        try:
+            found.append((Gesture.parse(sub.name), sub))
+        except ValueError:
+            continue
+    return found

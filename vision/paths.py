@@ -13,6 +13,7 @@ else ``~/.local/share/rps-robot``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
@@ -77,3 +78,27 @@ def unwritable_reason(folder: str | Path, probe_bytes: int = 4096) -> str | None
     except OSError as exc:
         return f"cannot write into {folder}: {exc.strerror or exc}"
     return None
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], object], durable: bool = False) -> Path:
+    """``write(tmp)`` fills a temporary file beside ``path`` (the same suffix, so ``np.savez``
+    adds none), which then replaces ``path`` in one rename: never half-written, and on any
+    failure the old file is left as it was and the temporary one removed. ``durable``: fsync
+    the file first (settings a power cut must not lose). The one writer for every file that is
+    replaced whole: checkpoints, caches, metadata, settings."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        if durable:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str, durable: bool = False) -> Path:
+    """``atomic_write`` of a UTF-8 text (JSON metadata, settings)."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), durable)
