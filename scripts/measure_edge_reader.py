@@ -168,19 +168,25 @@ def imagenet_features(d: dict, args) -> np.ndarray:
     import onnxruntime as ort
     import torch
 
-    from training.distill import TEACHER_MEAN, TEACHER_NORM, load_teacher
+    from training.distill import (
+        TEACHER_MEAN,
+        TEACHER_NORM,
+        load_teacher,
+        teacher_trunk,
+        to_tensor_batch,
+    )
 
     t = load_teacher().eval()
 
     class Trunk(torch.nn.Module):
+        """The teacher's trunk through every block, its head convolution, pooled (no classifier)."""
+
         def __init__(self):
             super().__init__()
             self.t = t
 
         def forward(self, x):
-            x = t._swish(t._bn0(t._conv_stem(x)))
-            for block in t._blocks:
-                x = block(x)
+            x = teacher_trunk(t, x, len(t._blocks))
             return t._swish(t._bn1(t._conv_head(x))).mean((2, 3))
 
     onnx = args.cache.with_suffix(".trunk.onnx")
@@ -196,9 +202,8 @@ def imagenet_features(d: dict, args) -> np.ndarray:
     out = []
     for i, (path, kind, seed) in enumerate(zip(d["path"], d["kind"], d["seed"], strict=True)):
         view = _view(str(path), str(kind), int(seed))
-        x = cv2.resize(view, (224, 224), interpolation=cv2.INTER_AREA)[..., ::-1].astype(np.float32)
-        x = (x - np.float32(TEACHER_MEAN)) * np.float32(TEACHER_NORM)
-        out.append(sess.run(None, {"x": x.transpose(2, 0, 1)[None]})[0][0])
+        x = to_tensor_batch(view[None], TEACHER_MEAN, TEACHER_NORM, 224).numpy()
+        out.append(sess.run(None, {"x": x})[0][0])
         if i % 500 == 0:
             print(f"imagenet features {i}/{len(d['path'])}", flush=True)
     onnx.unlink()

@@ -335,8 +335,8 @@ def train_student(views, labels, soft, cfg: DistillConfig, out: Path, evaluate_f
                         **scores})  # fmt: skip
         log.info("student epoch %d done in %.0f s: %s", epoch + 1, time.time() - t0, history[-1])
         save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                     "scheduler": sched.state_dict(), "epoch": epoch + 1,
-                     "history": json.dumps(history)}, last)  # fmt: skip
+                         "scheduler": sched.state_dict(), "epoch": epoch + 1,
+                         "history": json.dumps(history)}, last)  # fmt: skip
     return model, history
 
 
@@ -432,9 +432,9 @@ def run(cfg: DistillConfig) -> dict:
         "total_seconds": round(time.time() - t0),
     }
     save_checkpoint({"model": model.state_dict(), "model_name": "liteconv",
-                 "input_size": list(cfg.input_size), "preprocessing": spec.to_metadata(),
-                 "config": asdict(cfg), "result": json.dumps(result)},
-                out / "model.pt")  # fmt: skip
+                     "input_size": list(cfg.input_size), "preprocessing": spec.to_metadata(),
+                     "config": asdict(cfg), "result": json.dumps(result)},
+                    out / "model.pt")  # fmt: skip
     (out / "result.json").write_text(json.dumps(result, indent=2))
     log.info("done: %s", json.dumps(result["student"]))
     return result
