@@ -23,7 +23,6 @@ import json
 import multiprocessing as mp
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import cv2
@@ -33,56 +32,40 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from training.data import read_image  # noqa: E402
+from training.edgereader import Views, fit_softmax, softmax, trunk_features  # noqa: E402
+from training.edgereader import make_jobs as view_jobs  # noqa: E402
 from training.handcmd import DEFAULT_SETS, load_sets  # noqa: E402
 from training.handhead import NONE_INDEX  # noqa: E402
-from training.handviews import make_view, sample, scene_files  # noqa: E402
+from training.handviews import VIEW_KINDS as KINDS  # noqa: E402
+from training.handviews import sample  # noqa: E402
 from training.landmarks import BLOBS, HAND_DIR  # noqa: E402
 
-KINDS = ("far", "cut", "blur")
 FLOORS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 ADOPT_FLOOR = 0.8  # the floor the summary reads at
 
 _rec = None
 _net = None
-_scenes: dict[str, list[np.ndarray]] = {}
+_views: Views | None = None
 
 
-def _init(scene_paths: list[str]) -> None:
-    global _rec, _net
+def _init() -> None:
+    global _rec, _net, _views
     from vision.hand import LandmarkNet
     from vision.handrecogniser import LandmarkRecogniser
 
     cv2.setNumThreads(1)
     meta = json.loads((HAND_DIR / "model.json").read_text())
+    meta.pop("edge", None)  # the recogniser as it was before the reader: what it leaves none
     _rec = LandmarkRecogniser(meta, HAND_DIR, threads=1)
     files = [str(HAND_DIR / f"hand_landmark_full.ncnn.{e}") for e in ("param", "bin")]
     _net = LandmarkNet(files[0], files[1], BLOBS, threads=1, embedding=True)
-    _init_scenes(scene_paths)
-
-
-def _init_scenes(scene_paths: list[str]) -> None:
-    imgs = [read_image(p) for p in scene_paths]
-    _scenes["all"] = [i for i in imgs if i is not None]
-    _scenes["empty-train"] = [i for i in imgs[0::2] if i is not None]
-    _scenes["empty-test"] = [i for i in imgs[1::2] if i is not None]
-
-
-def _view(path: str, kind: str, seed: int) -> np.ndarray | None:
-    photo = read_image(path) if path else None
-    if path and photo is None:
-        return None
-    if kind.startswith("empty"):
-        rng = np.random.default_rng([seed, zlib.crc32(f"|{kind}".encode())])
-        return make_view("empty", None, rng, _scenes[kind])
-    # exactly as training.handviews._read makes it
-    rng = np.random.default_rng([seed, zlib.crc32(f"{path}|{kind}".encode())])
-    return make_view(kind, photo, rng, _scenes["all"])
+    _views = Views(Path("../shared/datasets"))
 
 
 def _read(job: tuple[str, str, int]):
     from vision.hand import Crop
 
-    view = _view(*job)
+    view = _views.view(*job)
     if view is None:
         return None
     pred = _rec(view)
@@ -96,27 +79,14 @@ def make_jobs(args) -> tuple[list, list, list]:
         [Path("../shared/datasets") / s for s in DEFAULT_SETS], "full", ROOT / "runs/hand-cache",
         3, args.workers,
     )  # fmt: skip
-    jobs, sets, labels = [], [], []
-    for name, marks in by_set.items():
-        picks = sample(marks, args.per_set, args.seed)
-        for kind in KINDS:
-            for i in picks:
-                jobs.append((str(marks.files[i]), kind, args.seed))
-                sets.append(name)
-                labels.append(int(marks.labels[i]))
-    for part, count in (("empty-train", args.empties * 2), ("empty-test", args.empties)):
-        for k in range(count):
-            jobs.append(("", part, args.seed + k))
-            sets.append(part)
-            labels.append(NONE_INDEX)
-    return jobs, sets, labels
+    empties = {"empty-train": args.empties * 2, "empty-test": args.empties}
+    return view_jobs(by_set, args.per_set, args.seed, empties)
 
 
 def read_all(args) -> dict:
     jobs, sets, labels = make_jobs(args)
-    scenes = [str(p) for p in scene_files(Path("../shared/datasets"))]
     t0 = time.perf_counter()
-    with mp.get_context("spawn").Pool(args.workers, _init, (scenes,)) as pool:
+    with mp.get_context("spawn").Pool(args.workers, _init) as pool:
         out = pool.map(_read, jobs, chunksize=8)
     print(f"{len(jobs)} views read in {time.perf_counter() - t0:.0f} s", flush=True)
     keep = [i for i, r in enumerate(out) if r is not None]
@@ -133,81 +103,11 @@ def read_all(args) -> dict:
     }
 
 
-def fit_softmax(x: np.ndarray, y: np.ndarray, classes: int, l2: float):
-    """Class-weighted softmax regression to convergence (L-BFGS; plain descent oscillated)."""
-    import torch
-
-    xt, yt = torch.tensor(x, dtype=torch.float64), torch.tensor(y)
-    counts = torch.bincount(yt, minlength=classes).double()
-    sw = (len(y) / (classes * counts.clamp(min=1)))[yt]
-    w = torch.zeros(x.shape[1], classes, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=500, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        ce = torch.nn.functional.cross_entropy(xt @ w + b, yt, reduction="none")
-        loss = (ce * sw).mean() + l2 * (w * w).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return w.detach().numpy(), b.detach().numpy()
-
-
-def probs(x, w, b):
-    z = x @ w + b
-    z -= z.max(1, keepdims=True)
-    p = np.exp(z)
-    return p / p.sum(1, keepdims=True)
-
-
 def imagenet_features(d: dict, args) -> np.ndarray:
-    """EfficientNet-Lite0's ImageNet features (pooled, 1280) of the same views, through
-    onnxruntime (torch's depthwise convolutions are slow here)."""
-    import onnxruntime as ort
-    import torch
-
-    from training.distill import (
-        TEACHER_MEAN,
-        TEACHER_NORM,
-        load_teacher,
-        teacher_trunk,
-        to_tensor_batch,
-    )
-
-    t = load_teacher().eval()
-
-    class Trunk(torch.nn.Module):
-        """The teacher's trunk through every block, its head convolution, pooled (no classifier)."""
-
-        def __init__(self):
-            super().__init__()
-            self.t = t
-
-        def forward(self, x):
-            x = teacher_trunk(t, x, len(t._blocks))
-            return t._swish(t._bn1(t._conv_head(x))).mean((2, 3))
-
-    onnx = args.cache.with_suffix(".trunk.onnx")
-    trunk = Trunk().eval().requires_grad_(False)
-    torch.onnx.export(
-        trunk, torch.zeros(1, 3, 224, 224), str(onnx), dynamo=False,
-        input_names=["x"], output_names=["f"], dynamic_axes={"x": {0: "n"}},
-    )  # fmt: skip
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = args.workers
-    sess = ort.InferenceSession(str(onnx), opts, providers=["CPUExecutionProvider"])
-    _init_scenes([str(p) for p in scene_files(Path("../shared/datasets"))])
-    out = []
-    for i, (path, kind, seed) in enumerate(zip(d["path"], d["kind"], d["seed"], strict=True)):
-        view = _view(str(path), str(kind), int(seed))
-        x = to_tensor_batch(view[None], TEACHER_MEAN, TEACHER_NORM, 224).numpy()
-        out.append(sess.run(None, {"x": x})[0][0])
-        if i % 500 == 0:
-            print(f"imagenet features {i}/{len(d['path'])}", flush=True)
-    onnx.unlink()
-    return np.stack(out).astype(np.float32)
+    """EfficientNet-Lite0's ImageNet features (pooled, 1280) of the same views."""
+    views = Views(Path("../shared/datasets"))
+    jobs = zip(d["path"], d["kind"], d["seed"], strict=True)
+    return trunk_features([views.view(str(p), str(k), int(s)) for p, k, s in jobs], args.workers)
 
 
 def analyse(d: dict, feature: str, dims: int, l2: float) -> dict:
@@ -228,7 +128,7 @@ def analyse(d: dict, feature: str, dims: int, l2: float) -> dict:
         x = z @ vt[:dims].T
         x /= x[train].std(0) + 1e-6
         w, b = fit_softmax(x[train], d["label"][train], 4, l2)
-        p = probs(x, w, b)
+        p = softmax(x @ w + b)
         top, sure = p.argmax(1), p.max(1)
         row = {}
         for kind in KINDS:
@@ -284,6 +184,43 @@ def show(report: dict) -> None:
           e["fired_in_any_fold"])  # fmt: skip
 
 
+def arm_views(args) -> None:
+    """Hands pushed 75-90% out of the box at a random edge, a wrist or an arm left in view (the
+    scenes of the views): how often the shipped recogniser, its edge reader included, reads a
+    throw, and how often that throw came from the edge reader. No right answer: a player whose
+    hand is out of the box is better read ``none`` (the round replays) than guessed."""
+    from training.handviews import cut_view
+    from vision.classifier import GestureClassifier
+
+    by_set = load_sets(
+        [Path("../shared/datasets") / s for s in DEFAULT_SETS], "full", ROOT / "runs/hand-cache",
+        3, args.workers,
+    )  # fmt: skip
+    rec = GestureClassifier(HAND_DIR).recogniser
+    scenes = Views(Path("../shared/datasets")).scenes["all"]
+    total = [0, 0, 0, 0]
+    for name, marks in by_set.items():
+        n = fired = edge = same = 0
+        for i in sample(marks, args.arms, args.seed):
+            photo = read_image(marks.files[i])
+            if photo is None:
+                continue
+            rng = np.random.default_rng([args.seed, i])
+            view = cut_view(photo, rng, scenes, shares=(0.75, 0.9))
+            found = rec.find(view)
+            p = rec.edge_still(view, found)
+            n += 1
+            if p.label.index != NONE_INDEX:
+                fired += 1
+                edge += found.label.index == NONE_INDEX
+                same += p.label.index == int(marks.labels[i])
+        print(f"arms {name:16} {n:4} views: a throw read in {fired} ({edge} by the edge reader), "
+              f"{same} of them the photo's own")  # fmt: skip
+        total = [t + v for t, v in zip(total, (n, fired, edge, same), strict=True)]
+    print(f"arms all: {total[0]} views, a throw in {total[1]} ({total[2]} by the edge reader), "
+          f"{total[3]} the photo's own")  # fmt: skip
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--per-set", type=int, default=150)
@@ -294,18 +231,19 @@ def main() -> int:
     p.add_argument("--l2", type=float, default=1e-3)
     p.add_argument("--cache", type=Path, default=ROOT / "runs/edge-reader.npz")
     p.add_argument("--json", type=Path)
+    p.add_argument(
+        "--arms", type=int, default=0,
+        help="also read this many photos a set pushed 75-90%% out of the box (an arm, no hand)",
+    )  # fmt: skip
     args = p.parse_args()
+    if args.arms:
+        arm_views(args)
     if args.cache.is_file():
         data = dict(np.load(args.cache, allow_pickle=True))
     else:
         data = read_all(args)
         args.cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(args.cache, **data)
-    if "path" not in data:  # a cache from before the second pass: the same jobs, in order
-        jobs = make_jobs(args)[0]
-        assert len(jobs) == len(data["set"])
-        data["path"] = np.array([j[0] for j in jobs])
-        data["seed"] = np.array([j[2] for j in jobs])
     if "imagenet" not in data:
         data["imagenet"] = imagenet_features(data, args)
         np.savez(args.cache, **data)

@@ -126,3 +126,16 @@ def on_a_full_disk(
     if done.returncode in (1, 97) and "exit=" not in done.stdout:
         pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()[-200:]}")
     return done
+
+
+def shipped_hand_meta() -> dict:
+    """The shipped landmark recogniser's metadata with every file named ``shipped:``, so that a
+    changed copy in another folder opens the shipped networks."""
+    meta = json.loads((ROOT / "assets" / "hand" / "model.json").read_text())
+    for key in ("param", "bin", "search_param", "search_bin"):
+        meta[key] = f"shipped:hand/{meta[key]}"
+    for part in ("detector", "edge"):
+        if part in meta:
+            for key in ("param", "bin"):
+                meta[part][key] = f"shipped:hand/{meta[part][key]}"
+    return meta

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.helpers import DATASETS, ROOT, dataset_images, load
+from tests.helpers import DATASETS, ROOT, dataset_images, load, shipped_hand_meta
 from training import personalize
 from vision import paths
 from vision.classifier import GestureClassifier
@@ -62,15 +62,11 @@ def weak_base(tmp_path):
     a stand-in for a base that has never seen this person."""
     folder = tmp_path / "weak-hand"
     folder.mkdir()
-    meta = json.loads((paths.SHIPPED_HAND_DIR / "model.json").read_text())
+    meta = shipped_hand_meta()
     rng = np.random.default_rng(0)
     for layer in meta["head"]["layers"]:
         w = np.asarray(layer["weight"])
         layer["weight"] = (rng.permutation(w.ravel()).reshape(w.shape) * 0.3).tolist()
-    for key in ("param", "bin", "search_param", "search_bin"):
-        meta[key] = f"shipped:hand/{meta[key]}"
-    for key in ("param", "bin"):
-        meta["detector"][key] = f"shipped:hand/{meta['detector'][key]}"
     (folder / "model.json").write_text(json.dumps(meta))
     return folder
 

@@ -10,7 +10,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from helpers import DATASETS, dataset_images, load
+from helpers import DATASETS, dataset_images, load, shipped_hand_meta
 
 from vision.classifier import GestureClassifier
 from vision.errors import ModelError
@@ -139,11 +139,7 @@ def hand():
 
 def _variant(folder, change) -> GestureClassifier:
     """The shipped landmark recogniser with its metadata changed by ``change(meta)``."""
-    meta = json.loads((HAND_DIR / "model.json").read_text())
-    for key in ("param", "bin", "search_param", "search_bin"):
-        meta[key] = f"shipped:hand/{meta[key]}"
-    for key in ("param", "bin"):
-        meta["detector"][key] = f"shipped:hand/{meta['detector'][key]}"
+    meta = shipped_hand_meta()
     change(meta)
     (folder / "model.json").write_text(json.dumps(meta))
     return GestureClassifier(folder)

@@ -160,8 +160,8 @@ def test_bench_json_reports_ratios_goals_and_projections(capsys):
 
 def test_bench_of_the_default_recogniser_times_still_frame_and_passes(capsys):
     """The default (fused) recogniser: a still box, a tracked stream frame (one landmark pass),
-    a frame that finds a lost far hand, and one pass of each landmark network and palm
-    detector, each beside shufflenet_v2."""
+    a frame that finds a lost far hand, and one pass of each landmark network, palm detector
+    and the edge reader, each beside shufflenet_v2."""
     if not DEFAULT_ANCHORS.is_dir():
         pytest.skip("../shared/anchors is absent")
     assert main(["bench", "--json", "--iterations", "4", "--warmup", "2"]) == 0
@@ -170,8 +170,11 @@ def test_bench_of_the_default_recogniser_times_still_frame_and_passes(capsys):
     t = result["timings_ms"]
     assert set(t) == {
         "still", "still_empty", "frame", "empty_frame", "found_frame", "b", "b_bf16",
-        "pass_full", "pass_lite", "palm_full", "palm_lite",
+        "pass_full", "pass_lite", "palm_full", "palm_lite", "edge",
     }  # fmt: skip
+    # an empty stream frame on average: the edge reader reads one lost frame in a few
+    mean = t["empty_frame"]["mean"] / t["b"]["median"]
+    assert result["ratios"]["empty_frame_mean"] == pytest.approx(mean)
     # a small far hand the box pass misses, found again by the palm detector
     assert result["far_reads"].startswith("rock")
     # like for like: the frame also against shufflenet_v2 stored in bf16, as the landmarks are

@@ -78,9 +78,9 @@ def read_image(classifier, image: np.ndarray):
     landmark network placed a hand in it (None for a recogniser that places none)."""
     rec = getattr(classifier, "recogniser", None)
     landmarks = getattr(rec, "landmarks", None)  # the fused recogniser's landmark part
-    if landmarks is not None and hasattr(rec, "decide"):
-        hand = landmarks(image)
-        return rec.decide(hand, image), hand.presence >= landmarks.threshold
+    if landmarks is not None and hasattr(rec, "read"):
+        prediction, hand = rec.read(image)
+        return prediction, hand.presence >= landmarks.threshold
     prediction = classifier(image)
     if rec is not None and hasattr(rec, "threshold"):
         return prediction, prediction.presence >= rec.threshold

@@ -70,6 +70,10 @@ EXTERNAL = {
         "training.handviews",
         "leave-one-set-out on far, cut-off and blurred views of each set (finding hands)",
     ),
+    "edge": (
+        "training.edgereader",
+        "fit the reader of hands no finder places (cut-off, blurred) and convert it to ncnn",
+    ),
     "fusion": (
         "training.fusion",
         "choose when the default recogniser asks the CNN (leave-one-set-out figures)",

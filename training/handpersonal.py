@@ -90,10 +90,10 @@ def refit_landmarks(
     for key in ("search_param", "search_bin"):
         if key in meta:
             personal[key] = _shipped(str(meta[key]))
-    if "detector" in meta:  # the palm detector stays the shipped one
-        detector = dict(meta["detector"])
-        detector.update({k: _shipped(str(detector[k])) for k in ("param", "bin")})
-        personal["detector"] = detector
+    for part in ("detector", "edge"):  # the palm detector and the edge reader stay shipped
+        if part in meta:
+            files = {k: _shipped(str(meta[part][k])) for k in ("param", "bin")}
+            personal[part] = {**meta[part], **files}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / METADATA_NAME).write_text(json.dumps(personal, indent=1) + "\n")
     return details

@@ -113,12 +113,16 @@ def far_view(
 
 
 def cut_view(
-    photo: np.ndarray, rng: np.random.Generator, scenes: list[np.ndarray], side: int = BOX
+    photo: np.ndarray,
+    rng: np.random.Generator,
+    scenes: list[np.ndarray],
+    side: int = BOX,
+    shares: tuple[float, float] = CUT_SHARE,
 ) -> np.ndarray:
     img = _fit(photo, side)
     h, w = img.shape[:2]
     x, y = (side - w) // 2, (side - h) // 2
-    share = rng.uniform(*CUT_SHARE)
+    share = rng.uniform(*shares)
     edge = int(rng.integers(4))
     if edge == 0:
         x -= round(share * w)
@@ -214,6 +218,9 @@ def fold_metadata(
     meta["head"] = recipe.head.to_metadata()
     meta["presence_threshold"] = round(recipe.threshold, 4)
     meta.pop("detector", None)
+    # the shipped edge reader saw every set: a fold reads without it (its own leave-one-set-out
+    # figures: scripts/measure_edge_reader.py)
+    meta.pop("edge", None)
     if detector is not None:
         meta["detector"] = detector_metadata(detector, HAND_DIR, before_search, tile)
     return meta

@@ -5,6 +5,8 @@ under ``assets/``), and the rule's numbers. The landmark network places a hand i
 box that holds one and then reads it far better than a CNN of the whole box; when it finds no hand
 (blurred, very small or cut-off hands), the CNN still gets a say, but only when it is sure, since
 it also sees hands in empty rooms, and only when a landmark pass saw at least a hint of a hand.
+Where neither reads a throw, the landmark part's edge reader (if its metadata names one) reads
+the whole box last, so the rule chosen before it still decides every box it decided.
 ``python -m training fusion`` chooses both numbers leave-one-set-out.
 """
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classifier import GestureClassifier, Prediction
+from .classifier import GestureClassifier, Prediction, _as_bgr
 from .errors import ModelError
 from .handrecogniser import LandmarkRecogniser, resolve_asset
 from .labels import Gesture
@@ -79,10 +81,17 @@ class FusedRecogniser:
         return float(throws.max() / max(throws.sum(), 1e-12))
 
     def __call__(self, image: np.ndarray) -> Prediction:
-        return self.decide(self.landmarks(image), image)
+        return self.read(image)[0]
+
+    def read(self, image: np.ndarray) -> tuple[Prediction, Prediction]:
+        """A still box's reading and the landmark part's finders' own (whether they found it)."""
+        bgr = _as_bgr(image)
+        hand = self.landmarks.find(bgr)
+        return self.landmarks.edge_still(bgr, self.decide(hand, bgr)), hand
 
     def track(self, image: np.ndarray) -> Prediction:
-        return self.decide(self.landmarks.track(image), image)
+        bgr = _as_bgr(image)
+        return self.landmarks.edge_stream(bgr, self.decide(self.landmarks.follow(bgr), bgr))
 
     def reset_tracking(self) -> None:
         self.landmarks.reset_tracking()

@@ -3,11 +3,13 @@
 Its metadata (``"kind": "landmarks"``) names the network files, the ncnn blobs, the presence
 threshold below which a box reads as ``none``, and the head's weights. ``__call__`` reads a still
 image (two or three passes); ``track`` reads the frames of a stream, starting each from the last
-frame's landmark crop (one pass a frame while the hand stays).
+frame's landmark crop (one pass a frame while the hand stays). Where the finders place no hand,
+the edge reader (``vision.edge``, if the metadata names one) reads the whole box.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .classifier import Prediction, _as_bgr
+from .edge import EdgeReader
 from .errors import ModelError
 from .hand import (
     SEARCH,
@@ -101,6 +104,7 @@ class LandmarkRecogniser:
             self.search = SEARCH[: int(meta.get("search_rounds", len(SEARCH)))]
             search = meta.get("search_param"), meta.get("search_bin")
             head_meta = meta["head"]
+            edge_meta = meta.get("edge")  # older metadata: no edge reader
             # older metadata names no palm detector: boxes are searched as before
             detector_meta = meta.get("detector")
             if detector_meta is not None:
@@ -136,10 +140,16 @@ class LandmarkRecogniser:
             self.detector = PalmDetector(
                 *detector_files, threads=threads, exact=exact, min_score=detector_score
             )
+        # a reader of the whole box for what no finder places (cut-off and blurred hands)
+        self.edge = None
+        if edge_meta is not None:
+            self.edge = EdgeReader(edge_meta, folder, threads=threads, exact=exact)
         self.metadata = meta
         self.folder = folder
         self.threads = threads
         self._track: Crop | None = None
+        self._edge_turn = 0  # lost stream frames since the edge reader last looked
+        self._edge_held: HandPrediction | None = None  # its reading, standing until the next
         self._turn = 0  # which search crop an empty stream frame tries next
         self._tracked = 0  # tracked frames so far (every other one is read mirrored)
         self._lost = 0  # frames read without a hand to track (every other one looks in a tile)
@@ -186,9 +196,14 @@ class LandmarkRecogniser:
         )
 
     def __call__(self, image: np.ndarray) -> HandPrediction:
-        """Read a still box (BGR): the box, maybe searched, then the landmark-placed crop and,
-        when that found a hand, the same crop mirrored (the head reads both)."""
+        """Read a still box (BGR): ``find``, then the edge reader where that found no hand."""
         bgr = _as_bgr(image)
+        return self.edge_still(bgr, self.find(bgr))
+
+    def find(self, bgr: np.ndarray) -> HandPrediction:
+        """A still box's finders and head: the box, maybe searched and the palm detector, then
+        the landmark-placed crop and, when that found a hand, the same crop mirrored (the head
+        reads both)."""
         passes = find_hand(
             self.net,
             bgr,
@@ -207,20 +222,58 @@ class LandmarkRecogniser:
             return self.read_pass(hand, len(passes) + 1, mirrored, box)
         return self.read_pass(hand, len(passes), palm_box=box)
 
+    def edge_look(self, bgr: np.ndarray, missed: Prediction) -> HandPrediction | None:
+        """The edge reader's throw for a box read ``none`` (``missed``), if it is sure of one;
+        its probabilities replace the finders'."""
+        label, confidence, probs = self.edge(bgr)
+        if label is Gesture.NONE:
+            return None
+        presence, passes = getattr(missed, "presence", 0.0), getattr(missed, "passes", 0)
+        return HandPrediction(label, confidence, probs, None, presence, passes)
+
+    def edge_still(self, bgr: np.ndarray, pred: Prediction) -> Prediction:
+        """``pred``, or where it is ``none`` the edge reader's sure throw (a still box)."""
+        if pred.label is not Gesture.NONE or self.edge is None:
+            return pred
+        return self.edge_look(bgr, pred) or pred
+
+    def edge_stream(self, bgr: np.ndarray, pred: Prediction) -> Prediction:
+        """A stream frame's ``pred``, or where it is ``none`` the edge reader's: one such frame
+        in ``every`` is read whole and its reading stands for the frames between (the stream's
+        smoothing confirms a throw over frames, so a reading on one frame alone would not)."""
+        if self.edge is None:
+            return pred
+        with self._lock:
+            if pred.label is not Gesture.NONE:
+                self._edge_turn, self._edge_held = 0, None
+                return pred
+            if self._edge_turn % self.edge.every == 0:
+                self._edge_held = self.edge_look(bgr, pred)
+            self._edge_turn += 1
+            held = self._edge_held
+        if held is None:
+            return pred
+        return dataclasses.replace(held, presence=getattr(pred, "presence", 0.0))
+
     def reset_tracking(self) -> None:
         with self._lock:
             self._track = None
+            self._edge_turn, self._edge_held = 0, None
 
-    def track(self, image: np.ndarray) -> HandPrediction:
-        """Read a stream's frame: one pass on the last frame's landmark crop while the hand is
-        there; when it is not, the palm detector (a pass on the crop of the palm it finds) and,
-        where that finds no hand, the box (with corner tiles, every other such frame the
-        detector looks in one of them instead of the whole box); without a detector, the box
-        and one of the search crops (a different one each frame). An empty box costs two looks
-        a frame, not all of a still image's. With the mirrored look on, every other tracked
+    def track(self, image: np.ndarray) -> Prediction:
+        """Read a stream's frame: ``follow``, then the edge reader where that found no hand."""
+        bgr = _as_bgr(image)
+        return self.edge_stream(bgr, self.follow(bgr))
+
+    def follow(self, bgr: np.ndarray) -> HandPrediction:
+        """A stream frame's finders and head: one pass on the last frame's landmark crop while
+        the hand is there; when it is not, the palm detector (a pass on the crop of the palm it
+        finds) and, where that finds no hand, the box (with corner tiles, every other such frame
+        the detector looks in one of them instead of the whole box); without a detector, the
+        box and one of the search crops (a different one each frame). An empty box costs two
+        looks a frame, not all of a still image's. With the mirrored look on, every other tracked
         frame is read mirrored: the stream's smoothing then averages both readings, as a still
         box's head does, at no extra pass."""
-        bgr = _as_bgr(image)
         with self._lock:
             start = self._track if self._track_shape == bgr.shape else None
             if start is not None:
@@ -257,6 +310,8 @@ class LandmarkRecogniser:
             self._track = crop_from_landmarks(hand.landmarks) if found else None
             if found:
                 self._lost = 0  # the first frame that loses it looks at the whole box
+            if self._track_shape != bgr.shape:
+                self._edge_turn, self._edge_held = 0, None  # a new stream: look afresh
             self._track_shape = bgr.shape
             count = len(passes) + (start is not None)
             return self.read_pass(hand, count, palm_box=palm_box(passes))
