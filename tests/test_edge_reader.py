@@ -165,3 +165,64 @@ def test_a_converted_trunk_that_disagrees_with_torch_is_refused(tmp_path):
     other.t._bn1.bias.data += 2.0
     with pytest.raises(RPSError, match="not written|reads a view"):
         check_parity(other, head, param, binary, views)
+
+
+# --- personalising it (training.edgepersonal) --------------------------------------------------
+
+
+def _person(dataset: str, first: int, later: int) -> tuple[list, list]:
+    """A person's first ``first`` captures of each throw and ``later`` later frames (from the
+    75th on, every fifth), in capture order."""
+    from training.personalize import ordered_images
+
+    caps, rest = [], []
+    for g in (Gesture.ROCK, Gesture.PAPER, Gesture.SCISSORS):
+        files = ordered_images(DATASETS / dataset / g.value)
+        caps += [(p, g.index) for p in files[:first]]
+        rest += [(p, g.index) for p in files[75 : 75 + 5 * later : 5]]
+    return caps, rest
+
+
+def _sure(reader, features, labels) -> tuple[int, int]:
+    """Sure throws right and wrong."""
+    probs = np.stack([reader.read_features(f) for f in features])
+    said = (probs.max(1) >= reader.floor) & (probs.argmax(1) != Gesture.NONE.index)
+    right = int((said & (probs.argmax(1) == labels)).sum())
+    return right, int(said.sum()) - right
+
+
+def test_personalising_reads_a_persons_cut_and_blurred_hands_and_keeps_their_rooms_none():
+    """rps-cv's person (hands on green, seen from above): a throws head refitted on 15 captures a
+    throw reads their later frames' cut and blurred views better than the shipped reader;
+    ``none`` stays the shipped head's, so empty walls stay unread."""
+    from training.edgepersonal import capture_views, refit_edge
+    from vision.edge import EdgeReader
+
+    meta = json.loads((HAND_DIR / "model.json").read_text())["edge"]
+    caps, later = _person("rps-cv", 15, 10)
+    personal = refit_edge(caps, meta, HAND_DIR)
+    assert personal["personalization"]["refitted"], personal["personalization"]
+    assert "throws_head" in personal and personal["head"] == meta["head"]
+    shipped, mine = EdgeReader(meta, HAND_DIR), EdgeReader(personal, HAND_DIR)
+    views, labels, _ = capture_views(later, 1)
+    walls = [load(p, (320, 320)) for p in dataset_images("best-of-one", "none", 10, start=40)]
+    features = np.stack([shipped.features(v) for v in views + walls])
+    labels = np.concatenate([labels, np.full(len(walls), Gesture.NONE.index)])
+    before, after = _sure(shipped, features, labels), _sure(mine, features, labels)
+    assert after[0] >= before[0] + 10 and after[1] <= before[1], (before, after)
+    empty = features[-len(walls) :]
+    assert _sure(mine, empty, labels[-len(walls) :]) == (0, 0), "no throw on an empty wall"
+
+
+def test_a_refit_that_reads_the_held_out_views_no_better_is_not_kept(monkeypatch):
+    """A refit that learns nothing (no steps) ties the reader in use on the held-out views and
+    is not kept."""
+    import training.edgepersonal as edgepersonal
+
+    monkeypatch.setattr(edgepersonal, "STEPS", 0)
+    meta = json.loads((HAND_DIR / "model.json").read_text())["edge"]
+    caps, _ = _person("best-of-one", 5, 0)
+    personal = edgepersonal.refit_edge(caps, meta, HAND_DIR)
+    done = personal["personalization"]
+    assert not done["refitted"] and "throws_head" not in personal
+    assert done["held_out_score_after"] == done["held_out_score_before"]

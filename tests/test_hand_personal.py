@@ -82,6 +82,9 @@ def test_refitting_the_head_on_a_persons_captures_raises_their_later_frames(tmp_
     meta = json.loads((result.model_dir / "model.json").read_text())
     assert meta["kind"] == "landmarks" and meta["param"].startswith("shipped:")
     assert not list(result.model_dir.glob("*.bin")), "the network is reused, not copied"
+    # the edge reader's trunk stays shipped; its reading of throws was tried on this person
+    assert meta["edge"]["param"].startswith("shipped:")
+    assert "held_out_score_before" in meta["edge"]["personalization"]
     after = _accuracy(result.model_dir, later)
     assert after > before + 0.2 and after >= 0.9, (before, after)
     clf = GestureClassifier()  # the game's door loads the personal recogniser

@@ -94,6 +94,11 @@ def refit_landmarks(
         if part in meta:
             files = {k: _shipped(str(meta[part][k])) for k in ("param", "bin")}
             personal[part] = {**meta[part], **files}
+    if "edge" in meta:  # its head learns this player's cut-off and blurred hands and rooms
+        from training.edgepersonal import refit_edge
+
+        personal["edge"] = refit_edge(train, personal["edge"], base, seed)
+        details["edge"] = personal["edge"]["personalization"]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / METADATA_NAME).write_text(json.dumps(personal, indent=1) + "\n")
     return details

@@ -40,6 +40,14 @@ class EdgeReader:
             self._output = str(meta["blobs"]["features"])
             self.weights = np.asarray(meta["head"]["weights"], np.float32)
             self.bias = np.asarray(meta["head"]["bias"], np.float32)
+            # a player's own reading of throws (personalisation); ``none`` stays the head's
+            throws = meta.get("throws_head")
+            self.throws = None
+            if throws is not None:
+                self.throws = (
+                    np.asarray(throws["weights"], np.float32),
+                    np.asarray(throws["bias"], np.float32),
+                )
             self.size = int(meta["size"])
             self._mean = [float(v) for v in meta["mean"]]
             self._norm = [float(v) for v in meta["norm"]]
@@ -57,6 +65,13 @@ class EdgeReader:
         if self.bias.shape != (len(classes),):
             raise ModelError(f"{source}: the edge reader's bias is {self.bias.shape}: {_TODO}")
         self._order = [classes.index(g) for g in CLASS_ORDER]
+        self._none = classes.index(Gesture.NONE)
+        self._throws = [i for i in range(len(classes)) if i != self._none]
+        if self.throws is not None and (
+            self.throws[0].shape != (self.weights.shape[0], len(self._throws))
+            or self.throws[1].shape != (len(self._throws),)
+        ):
+            raise ModelError(f"{source}: the edge reader's throws head does not fit: {_TODO}")
         check_ncnn_files(param, binary, _TODO)
         self._ncnn = ncnn
         self._net = load_net(ncnn, param, binary, int(threads), exact, _TODO)
@@ -76,10 +91,13 @@ class EdgeReader:
         return self.read_features(self.features(bgr))
 
     def read_features(self, features: np.ndarray) -> np.ndarray:
-        """The head's probabilities (in ``CLASS_ORDER``) for the trunk's pooled features."""
-        z = np.asarray(features, np.float32) @ self.weights + self.bias
-        p = np.exp(z - z.max())
-        return (p / p.sum())[self._order]
+        """The head's probabilities (in ``CLASS_ORDER``) for the trunk's pooled features; with
+        a throws head, ``none`` is the head's and the throws share the rest as it says."""
+        f = np.asarray(features, np.float32)
+        p = _softmax(f @ self.weights + self.bias)
+        if self.throws is not None:
+            p[self._throws] = (1.0 - p[self._none]) * _softmax(f @ self.throws[0] + self.throws[1])
+        return p[self._order]
 
     def features(self, bgr: np.ndarray) -> np.ndarray:
         """The trunk's pooled features of the whole box (BGR)."""
@@ -111,3 +129,8 @@ class EdgeReader:
         if label is Gesture.NONE or p[best] < self.floor:
             return Gesture.NONE, float(p[CLASS_ORDER.index(Gesture.NONE)]), p
         return label, float(p[best]), p
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    p = np.exp(z - z.max())
+    return p / p.sum()

@@ -1,0 +1,158 @@
+"""Personalising the edge reader: how it reads a player's own throws (numpy and ncnn only).
+
+The edge reader (``vision.edge``) reads the whole box where no finder places a hand; its head
+was fitted on other people's hands cut by the box's edge and blurred close up. Here it learns
+this player's: each throw capture gives a cut view (pushed 20-45% out of the box at a random
+edge, onto the player's own empty-scene captures where there are some) and a blurred close-up
+(as ``python -m training views`` makes them). What is refitted is a throws head: which throw,
+given that there is one. Whether there is one (``none``) stays the shipped head's: refitting
+that on a player's few empty captures made it read throws in the same room's later empty frames
+(best-of-one, held out of the head: 31 to 104 of its later empty views, against none before),
+and a phantom throw in an empty room is worse than a missed hand.
+
+The trunk stays the shipped one; the throws head starts from the head's throw columns and is
+pulled towards them. Never worse on the player's own views: the latest fifth of each class's
+captures is held out, a refit on the rest reads their views (and the empty captures'), and the
+refit is kept only if it scores better there than the reader in use (a sure throw right +1, a
+sure throw wrong -1, a sure throw on an empty scene -3; below the floor it says nothing); then
+it is refitted on every capture. The reader is scored alone on every view, not only where the
+finders miss (that would take every finder's passes on every view: seconds a capture).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from vision.edge import EdgeReader
+from vision.labels import CLASS_ORDER, Gesture
+
+from .data import read_image
+from .edgereader import head_metadata
+from .handviews import blur_view, cut_view
+
+log = logging.getLogger(__name__)
+
+NONE = CLASS_ORDER.index(Gesture.NONE)
+THROWS = [g.index for g in CLASS_ORDER if g is not Gesture.NONE]
+#: the refit's schedule: Adam steps, step size, and the pull towards the head in use (L2 on the
+#: difference, in standardised features)
+STEPS = 150
+LR = 0.01
+PULL = 0.1
+HOLD_OUT = 0.2
+#: what a sure throw read on an empty scene costs in the held-out score (a right throw: +1)
+PHANTOM_COST = 3
+
+
+def capture_views(items: Sequence[tuple], seed: int) -> tuple[list[np.ndarray], np.ndarray, list]:
+    """``(views, labels, capture index)``: each throw capture's cut and blurred view, each empty
+    scene capture as it is; unreadable captures are left out."""
+    images = [(read_image(p), int(lab)) for p, lab in items]
+    scenes = [img for img, lab in images if img is not None and lab == NONE]
+    views, labels, source = [], [], []
+    rng = np.random.default_rng(seed)
+    for i, (img, lab) in enumerate(images):
+        if img is None:
+            continue
+        made = [img] if lab == NONE else [cut_view(img, rng, scenes), blur_view(img, rng)]
+        views += made
+        labels += [lab] * len(made)
+        source += [i] * len(made)
+    return views, np.array(labels, np.int64), source
+
+
+def fit(
+    features: np.ndarray, labels: np.ndarray, weights: np.ndarray, bias: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A softmax head ``(weights, bias)`` refitted on ``features`` (labels index its columns)
+    from its current values: class-weighted, by Adam on standardised features, pulled towards
+    the start."""
+    classes = weights.shape[1]
+    mean, scale = features.mean(0), features.std(0) + 1e-3
+    z = (features - mean) / scale
+    v0 = weights * scale[:, None]  # the same head on standardised features
+    c0 = bias + mean @ weights
+    v, c = v0.copy(), c0.copy()
+    counts = np.bincount(labels, minlength=classes).astype(np.float64)
+    sw = (len(labels) / (classes * np.maximum(counts, 1)))[labels]
+    sw /= sw.sum()
+    onehot = np.eye(classes)[labels]
+    moments = [np.zeros_like(v), np.zeros_like(v), np.zeros_like(c), np.zeros_like(c)]
+    for t in range(1, STEPS + 1):
+        logits = z @ v + c
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        g = (p - onehot) * sw[:, None]
+        grads = (z.T @ g + 2 * PULL * (v - v0), g.sum(0))
+        for k, (param, grad) in enumerate(zip((v, c), grads, strict=True)):
+            m, s = moments[2 * k], moments[2 * k + 1]
+            m[:] = 0.9 * m + 0.1 * grad
+            s[:] = 0.999 * s + 0.001 * grad * grad
+            param -= LR * (m / (1 - 0.9**t)) / (np.sqrt(s / (1 - 0.999**t)) + 1e-8)
+    weights = v / scale[:, None]
+    return weights.astype(np.float32), (c - mean @ weights).astype(np.float32)
+
+
+def score(probs: np.ndarray, labels: np.ndarray, floor: float) -> int:
+    """Sure throws right minus sure throws wrong; one on an empty scene costs ``PHANTOM_COST``."""
+    top, sure = probs.argmax(1), probs.max(1)
+    said = (top != NONE) & (sure >= floor)
+    wrong = said & (top != labels)
+    phantom = wrong & (labels == NONE)
+    return int((said & (top == labels)).sum() - wrong.sum() - (PHANTOM_COST - 1) * phantom.sum())
+
+
+def _late(source: list, labels: np.ndarray) -> np.ndarray:
+    """The views of the latest ``HOLD_OUT`` of each class's captures (items in capture order)."""
+    held = np.zeros(len(labels), bool)
+    for lab in set(labels.tolist()):
+        caps = sorted({s for s, y in zip(source, labels, strict=True) if y == lab})
+        late = set(caps[len(caps) - max(1, round(len(caps) * HOLD_OUT)) :])
+        held |= np.array([s in late and y == lab for s, y in zip(source, labels, strict=True)])
+    return held
+
+
+def refit_edge(items: Sequence[tuple], meta: dict, folder: Path, seed: int = 0) -> dict:
+    """The edge reader's metadata for this player: ``meta`` with a throws head refitted on the
+    captures, or as it was where that does not read the held-out captures' views better; what
+    was measured under ``"personalization"``."""
+    t0 = time.perf_counter()
+    if list(meta["classes"]) != [g.value for g in CLASS_ORDER]:
+        return {**meta, "personalization": {"refitted": False, "why": "its classes differ"}}
+    reader = EdgeReader(meta, folder)
+    views, labels, source = capture_views(items, seed)
+    throw = labels != NONE
+    if len(set(labels[throw].tolist())) < len(THROWS):
+        return {**meta, "personalization": {"refitted": False, "why": "a throw has no captures"}}
+    features = np.stack([reader.features(v) for v in views])
+    start = reader.throws or (reader.weights[:, THROWS], reader.bias[THROWS])
+    w0, b0 = (np.asarray(a, np.float64) for a in start)
+    index = np.full(len(CLASS_ORDER), -1)
+    index[THROWS] = np.arange(len(THROWS))  # a throw's class -> its column in the throws head
+    held = _late(source, labels)
+    fit_on = throw & ~held
+    trial = fit(features[fit_on], index[labels[fit_on]], w0, b0)
+    before = score(np.stack([reader.read_features(f) for f in features[held]]), labels[held],
+                   reader.floor)  # fmt: skip
+    reader.throws = trial
+    after = score(np.stack([reader.read_features(f) for f in features[held]]), labels[held],
+                  reader.floor)  # fmt: skip
+    details = {
+        "views": len(views),
+        "held_out_views": int(held.sum()),
+        "held_out_score_before": before,
+        "held_out_score_after": after,
+        "refitted": after > before,  # strictly better: a tie keeps the reader in use
+    }
+    if details["refitted"]:
+        w, b = fit(features[throw], index[labels[throw]], w0, b0)
+        meta = {**meta, "throws_head": head_metadata(w, b)}
+    details["seconds"] = round(time.perf_counter() - t0, 1)
+    log.info("edge reader: held-out views score %d -> %d; %s", before, after,
+             "refitted" if details["refitted"] else "kept as it was")  # fmt: skip
+    return {**meta, "personalization": details}
