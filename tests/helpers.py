@@ -139,3 +139,18 @@ def shipped_hand_meta() -> dict:
             for key in ("param", "bin"):
                 meta[part][key] = f"shipped:hand/{meta[part][key]}"
     return meta
+
+
+def break_ncnn_part(folder: Path, part: str, broken: str) -> str:
+    """Break the ncnn files that ``part`` of ``folder/model.json`` names (``missing-param``,
+    ``truncated-bin`` or ``not-ncnn``); returns the name of the file an error should name."""
+    meta = json.loads((folder / "model.json").read_text())[part]
+    param, binary = folder / meta["param"], folder / meta["bin"]
+    if broken == "missing-param":
+        param.unlink()
+        return param.name
+    if broken == "truncated-bin":
+        binary.write_bytes(binary.read_bytes()[:100_000])
+        return binary.name
+    param.write_text("not a param file\n")
+    return param.name

@@ -10,7 +10,7 @@ import zlib
 
 import numpy as np
 import pytest
-from helpers import DATASETS, dataset_images, load, shipped_hand_meta
+from helpers import DATASETS, break_ncnn_part, dataset_images, load, shipped_hand_meta
 
 from vision.classifier import GestureClassifier
 from vision.errors import ModelError
@@ -92,22 +92,13 @@ def test_the_stream_reads_one_lost_frame_in_every_few_and_holds_its_reading(hand
 def test_a_missing_or_corrupt_edge_reader_names_the_file_and_the_command(tmp_path, broken):
     folder = tmp_path / "hand"
     shutil.copytree(HAND_DIR, folder)
-    whole = json.loads((folder / "model.json").read_text())
-    meta = whole["edge"]
-    param, binary = folder / meta["param"], folder / meta["bin"]
     if broken == "short-head":  # a head that does not match the trunk's features
-        meta["head"]["weights"] = meta["head"]["weights"][:100]
+        whole = json.loads((folder / "model.json").read_text())
+        whole["edge"]["head"]["weights"] = whole["edge"]["head"]["weights"][:100]
         (folder / "model.json").write_text(json.dumps(whole))
         expect = "features"
-    elif broken == "missing-param":
-        param.unlink()
-        expect = param.name
-    elif broken == "truncated-bin":
-        binary.write_bytes(binary.read_bytes()[:100_000])
-        expect = binary.name
     else:
-        param.write_text("not a param file\n")
-        expect = param.name
+        expect = break_ncnn_part(folder, "edge", broken)
     with pytest.raises(ModelError) as info:
         GestureClassifier(folder)
     assert expect in str(info.value)

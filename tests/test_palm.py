@@ -10,7 +10,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from helpers import DATASETS, dataset_images, load, shipped_hand_meta
+from helpers import DATASETS, break_ncnn_part, dataset_images, load, shipped_hand_meta
 
 from vision.classifier import GestureClassifier
 from vision.errors import ModelError
@@ -278,17 +278,7 @@ def test_the_stream_finds_a_tiny_hand_through_one_tile_every_other_lost_frame(ha
 def test_a_missing_or_corrupt_detector_names_the_file_and_the_command(tmp_path, broken):
     folder = tmp_path / "hand"
     shutil.copytree(HAND_DIR, folder)
-    meta = json.loads((folder / "model.json").read_text())["detector"]
-    param, binary = folder / meta["param"], folder / meta["bin"]
-    if broken == "missing-param":
-        param.unlink()
-        expect = param.name
-    elif broken == "truncated-bin":
-        binary.write_bytes(binary.read_bytes()[:100_000])
-        expect = binary.name
-    else:
-        param.write_text("not a param file\n")
-        expect = param.name
+    expect = break_ncnn_part(folder, "detector", broken)
     with pytest.raises(ModelError) as info:
         GestureClassifier(folder)
     assert expect in str(info.value)
