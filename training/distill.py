@@ -49,8 +49,9 @@ from vision.preprocess import Preprocessing, fit
 log = logging.getLogger(__name__)
 
 NONE = Gesture.NONE.index
-TEACHER_MEAN = (123.675, 116.28, 103.53)
-TEACHER_NORM = (1 / 58.395, 1 / 57.12, 1 / 57.375)
+#: the teacher's input: ImageNet's mean and scale on RGB, as ``Preprocessing`` holds them
+TEACHER_MEAN = Preprocessing().mean
+TEACHER_NORM = Preprocessing().norm
 
 
 @dataclass

@@ -35,6 +35,7 @@ import numpy as np
 from vision.errors import RPSError
 from vision.labels import CLASS_ORDER
 from vision.paths import atomic_write_text
+from vision.preprocess import Preprocessing
 
 from .data import read_image
 from .handhead import NONE_INDEX
@@ -44,9 +45,10 @@ from .landmarks import HAND_DIR
 log = logging.getLogger(__name__)
 
 SIZE = 224
-#: the trunk's preprocessing (ImageNet's, on RGB): ``(pixel - MEAN) * NORM``
-MEAN = (123.675, 116.28, 103.53)
-NORM = (1 / 58.395, 1 / 57.12, 1 / 57.375)
+#: the trunk's preprocessing (ImageNet's, on RGB, as ``Preprocessing`` holds it):
+#: ``(pixel - MEAN) * NORM``
+MEAN = Preprocessing().mean
+NORM = Preprocessing().norm
 DIMS = 64
 L2 = 1e-3
 #: the head's throw counts at this confidence or more (measured: +101 right / 39 wrong of 404
