@@ -139,21 +139,39 @@ def test_the_folded_head_reads_as_its_steps():
     assert (softmax(x @ weights + bias).argmax(1) == y).mean() > 0.9
 
 
-def test_a_converted_trunk_that_disagrees_with_torch_is_refused(tmp_path):
-    """The conversion's check: the head's reading of ncnn's features against torch's, on real
-    views; a trunk other than the one converted is refused."""
+def test_the_shipped_trunk_reads_as_torchs():
+    """The shipped ncnn trunk against EfficientNet-Lite0 in torch, through the shipped head, on
+    real views (the conversion's own check, on the files that ship)."""
     pytest.importorskip("torch")
-    from training.edgereader import check_parity, convert, head_metadata, trunk_module
+    from training.edgereader import check_parity, trunk_module
+
+    meta = json.loads((HAND_DIR / "model.json").read_text())["edge"]
+    views = [view(*m) for m in MISSED] + [load(WALLS[0], (320, 320))]
+    param, binary = HAND_DIR / meta["param"], HAND_DIR / meta["bin"]
+    assert check_parity(trunk_module(), meta["head"], param, binary, views) < 0.03
+
+
+def test_a_converted_trunk_that_disagrees_with_torch_is_refused(tmp_path):
+    """The conversion's check refuses a trunk other than the one converted (a small network
+    stands in for EfficientNet-Lite0: the check is the same)."""
+    torch = pytest.importorskip("torch")
+    from training.edgereader import check_parity, convert, head_metadata
     from vision.errors import RPSError
 
-    rng = np.random.default_rng(1)
-    head = head_metadata(rng.normal(0, 0.05, (1280, 4)), np.zeros(4))
-    trunk = trunk_module()
+    class Small(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 16, 5, stride=4)
+
+        def forward(self, x):
+            return torch.relu(self.conv(x)).mean((2, 3))
+
+    torch.manual_seed(0)
+    trunk, other = Small().eval(), Small().eval()
+    head = head_metadata(np.random.default_rng(1).normal(0, 3.0, (16, 4)), np.zeros(4))
     param, binary = convert(trunk, tmp_path)
     views = [load(p, (320, 320)) for p in dataset_images("hands-subhih", "rock", 3)]
     assert check_parity(trunk, head, param, binary, views) < 0.03
-    other = trunk_module()
-    other.t._bn1.bias.data += 2.0
     with pytest.raises(RPSError, match="not written|reads a view"):
         check_parity(other, head, param, binary, views)
 

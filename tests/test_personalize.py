@@ -359,12 +359,15 @@ def test_unreadable_images_are_reported_and_kept(tmp_path, capsys):
     assert len(list((data / "rock").glob("broken_*.jpg"))) == 3
 
 
-def test_missing_base_checkpoint(tmp_path, capsys):
+def test_missing_base_checkpoint(tmp_path, capsys, caplog):
+    """Said before any capture is read (reading them takes a while with a real model)."""
+    caplog.set_level(logging.INFO, logger="training.personalize")
     data = tmp_path / "data"
     for g in CLASS_ORDER:
         write_noise(data / g.value, 10)
     assert run([str(data), "--kind", "cnn", "--base-checkpoint", str(tmp_path / "missing.pt")]) == 2
     assert "no base model" in capsys.readouterr().err
+    assert "reading your" not in caplog.text
 
 
 def test_bad_arguments_exit_2():

@@ -272,7 +272,8 @@ def check_parity(trunk, head: dict, param: Path, binary: Path, views: list[np.nd
     reader = EdgeReader(edge_metadata(param.name, binary.name, head, FLOOR), param.parent)
     worst = 0.0
     for v in views:
-        want = reader.read_features(trunk(torch.from_numpy(to_input(v))).numpy()[0])
+        with torch.no_grad():
+            want = reader.read_features(trunk(torch.from_numpy(to_input(v))).numpy()[0])
         got = reader.probs(v)
         worst = max(worst, float(np.abs(got - want).max()))
         if want.max() >= FLOOR and got.argmax() != want.argmax():

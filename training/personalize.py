@@ -273,6 +273,17 @@ def cache_images(items: Sequence[Item], spec: Preprocessing) -> list[np.ndarray]
 # --- the model ---------------------------------------------------------------------------------
 
 
+def require_base_checkpoint(path: str | Path) -> Path:
+    """``path``, or a clear error where it is missing (checked before any capture is read)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(
+            f"no base model at {path}: the shipped model's PyTorch weights are missing; "
+            "reinstall the project or pass --base-checkpoint PATH"
+        )
+    return path
+
+
 def load_base_checkpoint(path: str | Path = BASE_CHECKPOINT):
     """The shipped model as ``(float32 torch model, Preprocessing, checkpoint info)``.
 
@@ -285,12 +296,7 @@ def load_base_checkpoint(path: str | Path = BASE_CHECKPOINT):
     from training.export import expand_state_dict
     from training.models import build_model
 
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(
-            f"no base model at {path}: the shipped model's PyTorch weights are missing; "
-            "reinstall the project or pass --base-checkpoint PATH"
-        )
+    path = require_base_checkpoint(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         state = ckpt["model"]
@@ -955,6 +961,8 @@ def personalize(
     base = _models_dir(models_dir)
     clean_stale_staging(base)
     captures = split_captures(data_dir, min_per_class, hold_back)
+    if kind == "cnn":  # a missing base is said before the captures are read, not after
+        require_base_checkpoint(base_checkpoint)
     warnings = variety_warnings(captures)
     for text in warnings:
         log.warning("%s", text)
