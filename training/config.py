@@ -10,6 +10,7 @@ import argparse
 from dataclasses import asdict, dataclass, field, fields
 
 from training.augment import DEFAULT_STRENGTH, STRENGTHS
+from vision.errors import UsageError
 
 MODEL_NAMES = ("liteconv", "shufflenet_v2_x1_0", "shufflenet_v2_x0_5", "csp")
 DEFAULT_INPUT_SIZE = (160, 160)
@@ -110,12 +111,15 @@ def add_input_size_argument(parser: argparse.ArgumentParser, default=DEFAULT_INP
     )
 
 
-def input_size_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[int, int]:
+def input_size_of(args: argparse.Namespace) -> tuple[int, int]:
+    """``--input-size`` as ``(height, width)``; ``UsageError`` unless one or two numbers >= 32."""
     size = args.input_size
     if len(size) == 1:
         size = [size[0], size[0]]
     if len(size) != 2 or min(size) < 32:
-        parser.error(f"--input-size takes one or two numbers, each >= 32, not {args.input_size}")
+        raise UsageError(
+            f"--input-size takes one or two numbers, each >= 32, not {args.input_size}"
+        )
     return int(size[0]), int(size[1])
 
 
@@ -192,13 +196,13 @@ def add_train_arguments(
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TrainConfig:
-    """A ``TrainConfig`` from parsed flags; a bad combination exits 2 through ``parser.error``."""
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """A ``TrainConfig`` from parsed flags; a bad combination is a ``UsageError`` (exit 2)."""
     try:
         return TrainConfig(
             model=args.model,
             epochs=args.epochs,
-            input_size=input_size_of(args, parser),
+            input_size=input_size_of(args),
             batch_size=args.batch_size,
             lr=args.lr,
             momentum=args.momentum,
@@ -218,5 +222,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             init_from=args.init_from,
             progress=not args.no_progress,
         )
+    except UsageError:
+        raise
     except ValueError as exc:
-        parser.error(str(exc))
+        raise UsageError(str(exc)) from None

@@ -21,3 +21,7 @@ class ConfigError(RPSError, ValueError):
 
 class DatasetError(RPSError, ValueError):
     """A dataset folder is missing, empty or malformed."""
+
+
+class UsageError(RPSError, ValueError):
+    """A command's flags do not go together; the command exits 2 with its usage and this text."""
