@@ -153,7 +153,7 @@ def test_the_guided_session_says_before_the_first_capture_what_it_will_personali
     from tests.helpers import gesture_clip
 
     clip = gesture_clip(tmp_path / "clip.avi", ["rock"], frames_each=2)
-    monkeypatch.setattr(personalize, "missing_train_extra", lambda: "torch")
+    monkeypatch.setattr(personalize.command, "missing_train_extra", lambda: "torch")
     out = io.StringIO()
     code = personalize.guided(Terminal("\n"), out, source=str(clip), data_dir=tmp_path / "d",
                               kind="fused")  # fmt: skip

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import DATASETS, ROOT, dataset_images, load
-from training import personalize
+from training import collect, personalize
 from vision import paths
 from vision.classifier import GestureClassifier
 from vision.errors import ModelError
@@ -304,7 +304,7 @@ def test_a_failed_install_leaves_the_old_model_in_place(tmp_path, monkeypatch):
             raise OSError("disk full")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(personalize.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError):
         personalize.install_model(staging)
     assert marker(paths.active_model_dir()) == "B" and marker(paths.previous_model_dir()) == "A"
@@ -381,7 +381,7 @@ def test_guided_without_a_terminal_prints_the_steps():
     out = io.StringIO()
     assert personalize.guided(stdin=io.StringIO(""), out=out) == 0
     text = out.getvalue()
-    data = personalize.default_data_dir()
+    data = collect.default_data_dir()
     for g in ("rock", "paper", "scissors", "none"):
         assert f"python -m training collect --label {g} --out {data} --count 50" in text
     assert f"python -m training personalize {data}" in text

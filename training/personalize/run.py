@@ -1,0 +1,404 @@
+"""One personalisation from captures to an installed (or refused) model: read the captures with
+the model in use (the per-class report and the wrong-label check), fit the kind's candidate,
+compare both on the held-back captures, install it only if it is no worse and above the floor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from training import data as datasets
+from training.personalize.captures import (
+    HOLD_BACK_FRACTION,
+    MIN_IMAGES_PER_CLASS,
+    SUGGESTED_IMAGES_PER_CLASS,
+    Captures,
+    Item,
+    WrongLabelError,
+    collect_command,
+    split_captures,
+    variety_warnings,
+)
+from training.personalize.finetune import (
+    BASE_CHECKPOINT,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EPOCHS,
+    DEFAULT_LR,
+    FROZEN_PARTS,
+    PLOT_NAME,
+    REPORT_NAME,
+    plot_before_after,
+    require_base_checkpoint,
+)
+from training.personalize.kinds import (
+    DEFAULT_KIND,
+    RECOGNISERS,
+    Options,
+    accuracy_of,
+    held_back_confusion,
+)
+from training.personalize.store import (
+    STAGING_PREFIX,
+    clean_stale_staging,
+    finishing,
+    install_model,
+    models_dir_of,
+)
+from vision import paths
+from vision.errors import DatasetError, ModelError
+from vision.labels import CLASS_ORDER, Gesture
+
+log = logging.getLogger(__name__)
+
+
+#: Exit status when the new model scored worse than the one in use and was not installed.
+EXIT_NOT_INSTALLED = 3
+#: A candidate is installed only if it reads at least this share of the held-back captures
+#: right (besides reading at least as many right as the model in use). A model that cannot
+#: read one of the four classes at all reads at most 0.75; 0.8 is two captures above that at
+#: 40 held back (50 a class), so every class must be partly read.
+ACCURACY_FLOOR = 0.8
+#: After personalising, a class whose held-back captures the new model reads right less often
+#: than this is named, with the figure.
+CLASS_FLOOR = 0.5
+
+
+@dataclass
+class PersonalizeResult:
+    model_dir: Path
+    installed: bool
+    accuracy_before: float  # the model in use, on the held-back captures
+    accuracy_after: float  # the new model (as exported), on the same images
+    confusion_before: np.ndarray
+    confusion_after: np.ndarray
+    n_train: int
+    n_test: int
+    seconds: float
+    train_seconds: float
+    parity: float | None
+    plot: Path | None
+    data_dir: Path = Path()
+    compared_with: str = "the shipped model"
+    kind: str = "cnn"
+    warnings: list[str] = field(default_factory=list)
+    #: why it was not installed (None: installed on its merits): "worse" or "floor"
+    refused: str | None = None
+    #: classes the new model reads poorly on the held-back captures: (class, right, of)
+    weak: list[tuple[str, int, int]] = field(default_factory=list)
+    #: the model in use's reading of every capture, per class, with advice (lines)
+    captures_report: list[str] = field(default_factory=list)
+    sheet: Path | None = None  # the contact sheet of the worst captures, beside the captures
+
+
+def model_in_use(models_dir: str | Path | None = None):
+    """``(GestureClassifier, description)`` of the model the game would load now."""
+    from vision.classifier import GestureClassifier
+
+    active = models_dir_of(models_dir) / "active"
+    if (active / paths.METADATA_NAME).is_file():
+        try:
+            return GestureClassifier(active), "your current personal model"
+        except ModelError as exc:
+            log.warning(
+                "the active personal model does not load (%s): comparing with the shipped one", exc
+            )
+    return GestureClassifier(paths.SHIPPED_DEFAULT_DIR), "the shipped model"
+
+
+def refusal_reason(before: np.ndarray, after: np.ndarray) -> str | None:
+    """Why a candidate must not be installed: ``"worse"`` (it reads fewer held-back captures
+    right than the model in use: compared in captures, the finest the count resolves),
+    ``"floor"`` (under ``ACCURACY_FLOOR``), or None."""
+    if np.trace(after) < np.trace(before):
+        return "worse"
+    if accuracy_of(after) < ACCURACY_FLOOR:
+        return "floor"
+    return None
+
+
+def weak_classes(confusion: np.ndarray) -> list[tuple[str, int, int]]:
+    """``(class, right, of)`` for each class read right under ``CLASS_FLOOR`` of the time."""
+    weak = []
+    for g in CLASS_ORDER:
+        right, total = int(confusion[g.index, g.index]), int(confusion[g.index].sum())
+        if total and right < CLASS_FLOOR * total:
+            weak.append((g.value, right, total))
+    return weak
+
+
+@dataclass
+class CaptureCheck:
+    """The model in use's reading of every capture (per class, the sheet) and the shipped
+    default's (the label check: a weak or specialised personal model in use, e.g. a CNN alone
+    that reads a stranger's paper as scissors, must not call right labels wrong)."""
+
+    readings: list
+    reports: dict
+    compared_with: str
+    root: Path
+    sheet: Path | None = None
+    #: the shipped default's reports, where it is not the model in use (else ``reports``)
+    label_reports: dict | None = None
+
+    @property
+    def problems(self) -> list[tuple[Gesture, str]]:
+        from training.capturereport import label_problems
+
+        return label_problems(self.label_reports or self.reports)
+
+    def lines(self) -> list[str]:
+        from training.capturereport import format_reports
+
+        head = f"How {self.compared_with} reads your captures (the game reads them this way):"
+        tail = [f"  The worst of them: {self.sheet}"] if self.sheet is not None else []
+        return [head, *format_reports(self.reports), *tail]
+
+    def refusal(self) -> str:
+        """The message that refuses to train on mislabelled captures, with the report."""
+        first = self.problems[0][0]
+        who = "" if self.label_reports is None else "Read by the shipped model: "
+        return (
+            who
+            + "\n".join(text for _, text in self.problems)
+            + f"\nNothing was trained or installed; your captures are untouched in {self.root}. "
+            "Move the captures to the right class folder, or capture that class again, e.g.\n  "
+            + collect_command(first, self.root, SUGGESTED_IMAGES_PER_CLASS)
+            + "\nthen run this again (--trust-labels trains on them as they are)."
+            + (f"\nThe worst of them: {self.sheet}" if self.sheet is not None else "")
+        )
+
+    def held_back_confusion(self, heldback: Sequence[Item]) -> np.ndarray:
+        """The model in use's confusion matrix on the held-back captures (already read)."""
+        from training.evaluate import compute_report
+
+        by_path = {r.path: r for r in self.readings}
+        labels, preds = [], []
+        for path, label in heldback:
+            labels.append(label)
+            preds.append(by_path[Path(path)].read.index)
+        return compute_report(labels, preds).confusion
+
+    def summary(self) -> dict:
+        return {
+            g.value: {"captures": r.n, "read_right": r.right, "hand_found": r.found,
+                      "dark": r.dark, "advice": r.advice}
+            for g, r in self.reports.items()
+        }  # fmt: skip
+
+
+def check_captures_readable(captures: Captures, classifier, compared_with: str) -> CaptureCheck:
+    """The model in use reads every capture; per class report, contact sheet beside the
+    captures (``capturereport.sheet_path``; a folder it cannot write to only loses the sheet)."""
+    items = captures.train + captures.heldback
+    check = read_and_report(items, classifier, compared_with, captures.root)
+    if len(check.readings) != len(items):
+        raise DatasetError(f"images in {captures.root} changed while reading them: run this again")
+    return check
+
+
+def _is_shipped_default(classifier) -> bool:
+    folder = getattr(classifier, "folder", None)
+    return folder is not None and Path(folder).resolve() == paths.SHIPPED_DEFAULT_DIR.resolve()
+
+
+#: Where a personal model is in use, the shipped default reads at most this many captures of
+#: each class (evenly spread) for the label check: a share to 5%, in a third of the time of 50.
+LABEL_SAMPLE = 20
+
+
+def label_sample(items: Sequence[Item], per_class: int = LABEL_SAMPLE) -> list[Item]:
+    """At most ``per_class`` items of each class, evenly spread over its captures."""
+    out = []
+    for g in CLASS_ORDER:
+        mine = [item for item in items if item[1] == g.index]
+        step = max(1, len(mine) / per_class)
+        out += [mine[int(i * step)] for i in range(min(per_class, len(mine)))]
+    return out
+
+
+def read_and_report(
+    items: Sequence[Item], classifier, compared_with: str, root: Path
+) -> CaptureCheck:
+    """``classifier`` (the model in use) reads ``items``: the per-class report and the contact
+    sheet beside ``root``; the shipped default reads them too for the label check, unless it is
+    the model in use."""
+    from training import capturereport as cr
+    from vision.classifier import GestureClassifier
+
+    log.info("reading your %d captures with %s", len(items), compared_with)
+    readings = cr.read_captures(classifier, items, datasets.read_image)
+    check = CaptureCheck(readings, cr.class_reports(readings), compared_with, root)
+    if not _is_shipped_default(classifier):
+        sample = label_sample(items)
+        log.info("and %d of them with the shipped model, to check the labels", len(sample))
+        shipped = GestureClassifier(paths.SHIPPED_DEFAULT_DIR)
+        check.label_reports = cr.class_reports(
+            cr.read_captures(shipped, sample, datasets.read_image)
+        )
+    try:
+        check.sheet = cr.contact_sheet(
+            check.reports, cr.sheet_path(root), f"{compared_with}: {root}"
+        )
+    except OSError as exc:
+        log.warning("no contact sheet (%s)", exc)
+    return check
+
+
+def personalize(
+    data_dir: str | Path,
+    *,
+    epochs: int = DEFAULT_EPOCHS,
+    lr: float = DEFAULT_LR,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    base_checkpoint: str | Path = BASE_CHECKPOINT,
+    models_dir: str | Path | None = None,
+    min_per_class: int = MIN_IMAGES_PER_CLASS,
+    hold_back: float = HOLD_BACK_FRACTION,
+    seed: int = 0,
+    force: bool = False,
+    progress: bool = True,
+    frozen: Sequence[str] = FROZEN_PARTS,
+    kind: str = DEFAULT_KIND,
+    current_model: str | Path | None = None,
+    base_recogniser: str | Path | None = None,
+    trust_labels: bool = False,
+) -> PersonalizeResult:
+    """Hold back the latest captures, train a candidate of ``kind``, compare, install if no worse.
+
+    First the model in use reads every capture (``check_captures_readable``: the per-class
+    report and sheet); where the shipped default confidently reads most of a class as another
+    class, ``WrongLabelError`` is raised before training (``trust_labels=True`` goes on).
+    The candidate is installed unless it reads fewer held-back captures right than the model in
+    use, or fewer than ``ACCURACY_FLOOR`` of them (``force=True`` installs it anyway);
+    ``result.installed`` and ``result.refused`` say which. A rejected
+    candidate is kept in ``<models>/rejected`` for a look; the model in use stays active.
+    ``current_model`` (an exported model's folder) is the one to beat instead of the one in use.
+    """
+    from vision.classifier import GestureClassifier
+
+    if kind not in RECOGNISERS:
+        raise ModelError(f"unknown recogniser kind {kind!r}: pick one of {', '.join(RECOGNISERS)}")
+    start = time.perf_counter()
+    base = models_dir_of(models_dir)
+    clean_stale_staging(base)
+    captures = split_captures(data_dir, min_per_class, hold_back)
+    if kind == "cnn":  # a missing base is said before the captures are read, not after
+        require_base_checkpoint(base_checkpoint)
+    warnings = variety_warnings(captures)
+    for text in warnings:
+        log.warning("%s", text)
+    if current_model is not None:
+        current, compared_with = GestureClassifier(current_model), f"the model in {current_model}"
+    else:
+        current, compared_with = model_in_use(models_dir)
+    check = check_captures_readable(captures, current, compared_with)
+    for line in check.lines():
+        log.info("%s", line)
+    if check.problems and not trust_labels:
+        raise WrongLabelError(check.refusal())
+    held_images = [datasets.read_image(p) for p, _ in captures.heldback]
+    if any(img is None for img in held_images):
+        raise DatasetError(f"images in {captures.root} changed while reading them: run this again")
+    held_labels = [lab for _, lab in captures.heldback]
+    before = check.held_back_confusion(captures.heldback)
+    options = Options(
+        epochs, lr, batch_size, Path(base_checkpoint), tuple(frozen), seed, progress,
+        Path(base_recogniser) if base_recogniser is not None else None,
+        list(zip(held_images, held_labels, strict=True)),
+    )  # fmt: skip
+    base.mkdir(parents=True, exist_ok=True)
+    staging = None
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=base))
+        staging.chmod(0o755)  # mkdtemp makes it private; a model folder is ordinary
+        t_train = time.perf_counter()
+        details = RECOGNISERS[kind](captures.train, staging, options)
+        train_seconds = time.perf_counter() - t_train
+        after = held_back_confusion(GestureClassifier(staging), held_images, held_labels)
+        acc_before, acc_after = accuracy_of(before), accuracy_of(after)
+        refused = refusal_reason(before, after)
+        installed = force or refused is None
+        weak = weak_classes(after)
+        report = {
+            "personalized": datetime.now(UTC).isoformat(timespec="seconds"),
+            "kind": kind,
+            "data": str(captures.root),
+            **details,
+            "train_images": len(captures.train),
+            "test_images": len(captures.heldback),
+            "held_back": "the latest captures of each class",
+            "held_back_files": [
+                p.relative_to(captures.root).as_posix() for p, _ in captures.heldback
+            ],
+            "compared_with": compared_with,
+            "accuracy_before": round(acc_before, 4),
+            "accuracy_after": round(acc_after, 4),
+            "accuracy_floor": ACCURACY_FLOOR,
+            "confusion_before": before.tolist(),
+            "confusion_after": after.tolist(),
+            "installed": installed,
+            "refused": refused,
+            "forced": bool(force and refused is not None),
+            "weak_classes": weak,
+            "captures_read": check.summary(),
+            "train_seconds": round(train_seconds, 1),
+            "warnings": warnings,
+        }
+        plot = plot_before_after(
+            before, after, staging / PLOT_NAME,
+            f"your latest {len(captures.heldback)} captures (held back from training)",
+            (f"in use now ({compared_with.replace('your current ', '')})", "personalised"),
+        )  # fmt: skip
+        (staging / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n")
+        meta_path = staging / paths.METADATA_NAME
+        meta = json.loads(meta_path.read_text())
+        summary = {
+            k: v
+            for k, v in report.items()
+            if k not in ("held_back_files", "warnings", "captures_read")
+        }
+        meta["personalization"] = {**meta.get("personalization", {}), **summary}
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+        with finishing():  # a SIGTERM now waits for the two renames: never half-installed
+            if installed:
+                target = install_model(staging, base)
+            else:
+                target = base / "rejected"  # only the latest, for a look; never loaded
+                shutil.rmtree(target, ignore_errors=True)
+                os.replace(staging, target)
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return PersonalizeResult(
+        model_dir=target,
+        installed=installed,
+        accuracy_before=acc_before,
+        accuracy_after=acc_after,
+        confusion_before=before,
+        confusion_after=after,
+        n_train=len(captures.train),
+        n_test=len(captures.heldback),
+        seconds=time.perf_counter() - start,
+        train_seconds=train_seconds,
+        parity=details.get("parity_max_prob_diff"),
+        plot=target / PLOT_NAME if plot is not None else None,
+        data_dir=captures.root,
+        compared_with=compared_with,
+        kind=kind,
+        warnings=warnings,
+        refused=refused,
+        weak=weak,
+        captures_report=check.lines(),
+        sheet=check.sheet,
+    )
