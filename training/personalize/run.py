@@ -298,19 +298,9 @@ def personalize(
     warnings = variety_warnings(captures)
     for text in warnings:
         log.warning("%s", text)
-    if current_model is not None:
-        current, compared_with = GestureClassifier(current_model), f"the model in {current_model}"
-    else:
-        current, compared_with = model_in_use(models_dir)
-    check = check_captures_readable(captures, current, compared_with)
-    for line in check.lines():
-        log.info("%s", line)
-    if check.problems and not trust_labels:
-        raise WrongLabelError(check.refusal())
-    held_images = [datasets.read_image(p) for p, _ in captures.heldback]
-    if any(img is None for img in held_images):
-        raise DatasetError(f"images in {captures.root} changed while reading them: run this again")
-    held_labels = [lab for _, lab in captures.heldback]
+    check = read_with_model_in_use(captures, current_model, models_dir, trust_labels)
+    compared_with = check.compared_with
+    held_images, held_labels = read_held_back(captures)
     before = check.held_back_confusion(captures.heldback)
     options = Options(
         epochs, lr, batch_size, Path(base_checkpoint), tuple(frozen), seed, progress,
@@ -326,79 +316,120 @@ def personalize(
         details = RECOGNISERS[kind](captures.train, staging, options)
         train_seconds = time.perf_counter() - t_train
         after = held_back_confusion(GestureClassifier(staging), held_images, held_labels)
-        acc_before, acc_after = accuracy_of(before), accuracy_of(after)
         refused = refusal_reason(before, after)
         installed = force or refused is None
-        weak = weak_classes(after)
         report = {
-            "personalized": datetime.now(UTC).isoformat(timespec="seconds"),
-            "kind": kind,
-            "data": str(captures.root),
-            **details,
-            "train_images": len(captures.train),
-            "test_images": len(captures.heldback),
-            "held_back": "the latest captures of each class",
-            "held_back_files": [
-                p.relative_to(captures.root).as_posix() for p, _ in captures.heldback
-            ],
-            "compared_with": compared_with,
-            "accuracy_before": round(acc_before, 4),
-            "accuracy_after": round(acc_after, 4),
-            "accuracy_floor": ACCURACY_FLOOR,
-            "confusion_before": before.tolist(),
-            "confusion_after": after.tolist(),
+            **run_report(kind, captures, details, compared_with, before, after),
             "installed": installed,
             "refused": refused,
             "forced": bool(force and refused is not None),
-            "weak_classes": weak,
+            "weak_classes": weak_classes(after),
             "captures_read": check.summary(),
             "train_seconds": round(train_seconds, 1),
             "warnings": warnings,
         }
-        plot = plot_before_after(
-            before, after, staging / PLOT_NAME,
-            f"your latest {len(captures.heldback)} captures (held back from training)",
-            (f"in use now ({compared_with.replace('your current ', '')})", "personalised"),
-        )  # fmt: skip
-        (staging / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n")
-        meta_path = staging / paths.METADATA_NAME
-        meta = json.loads(meta_path.read_text())
-        summary = {
-            k: v
-            for k, v in report.items()
-            if k not in ("held_back_files", "warnings", "captures_read")
-        }
-        meta["personalization"] = {**meta.get("personalization", {}), **summary}
-        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+        plot = write_report(staging, report, len(captures.heldback))
         with finishing():  # a SIGTERM now waits for the two renames: never half-installed
-            if installed:
-                target = install_model(staging, base)
-            else:
-                target = base / "rejected"  # only the latest, for a look; never loaded
-                shutil.rmtree(target, ignore_errors=True)
-                os.replace(staging, target)
+            target = install_model(staging, base) if installed else keep_rejected(staging, base)
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return PersonalizeResult(
-        model_dir=target,
-        installed=installed,
-        accuracy_before=acc_before,
-        accuracy_after=acc_after,
-        confusion_before=before,
-        confusion_after=after,
-        n_train=len(captures.train),
-        n_test=len(captures.heldback),
-        seconds=time.perf_counter() - start,
-        train_seconds=train_seconds,
+        model_dir=target, installed=installed, refused=refused, kind=kind,
+        accuracy_before=accuracy_of(before), accuracy_after=accuracy_of(after),
+        confusion_before=before, confusion_after=after, weak=report["weak_classes"],
+        n_train=len(captures.train), n_test=len(captures.heldback),
+        seconds=time.perf_counter() - start, train_seconds=train_seconds,
         parity=details.get("parity_max_prob_diff"),
-        plot=target / PLOT_NAME if plot is not None else None,
-        data_dir=captures.root,
-        compared_with=compared_with,
-        kind=kind,
-        warnings=warnings,
-        refused=refused,
-        weak=weak,
-        captures_report=check.lines(),
+        plot=target / PLOT_NAME if plot is not None else None, data_dir=captures.root,
+        compared_with=compared_with, warnings=warnings, captures_report=check.lines(),
         sheet=check.sheet,
-    )
+    )  # fmt: skip
+
+
+def read_with_model_in_use(
+    captures: Captures,
+    current_model: str | Path | None,
+    models_dir: str | Path | None,
+    trust_labels: bool,
+) -> CaptureCheck:
+    """The model in use (or ``current_model``) reads every capture; the per-class report is
+    logged, and ``WrongLabelError`` raised where the shipped default confidently reads most of
+    a class as another class (unless ``trust_labels``)."""
+    from vision.classifier import GestureClassifier
+
+    if current_model is not None:
+        current, compared_with = GestureClassifier(current_model), f"the model in {current_model}"
+    else:
+        current, compared_with = model_in_use(models_dir)
+    check = check_captures_readable(captures, current, compared_with)
+    for line in check.lines():
+        log.info("%s", line)
+    if check.problems and not trust_labels:
+        raise WrongLabelError(check.refusal())
+    return check
+
+
+def read_held_back(captures: Captures) -> tuple[list[np.ndarray], list[int]]:
+    """The held-back captures' images (decoded once) and labels."""
+    images = [datasets.read_image(p) for p, _ in captures.heldback]
+    if any(img is None for img in images):
+        raise DatasetError(f"images in {captures.root} changed while reading them: run this again")
+    return images, [lab for _, lab in captures.heldback]
+
+
+def run_report(
+    kind: str,
+    captures: Captures,
+    details: dict,
+    compared_with: str,
+    before: np.ndarray,
+    after: np.ndarray,
+) -> dict:
+    """What ``personalization.json`` records of a run before the install decision."""
+    return {
+        "personalized": datetime.now(UTC).isoformat(timespec="seconds"),
+        "kind": kind,
+        "data": str(captures.root),
+        **details,
+        "train_images": len(captures.train),
+        "test_images": len(captures.heldback),
+        "held_back": "the latest captures of each class",
+        "held_back_files": [p.relative_to(captures.root).as_posix() for p, _ in captures.heldback],
+        "compared_with": compared_with,
+        "accuracy_before": round(accuracy_of(before), 4),
+        "accuracy_after": round(accuracy_of(after), 4),
+        "accuracy_floor": ACCURACY_FLOOR,
+        "confusion_before": before.tolist(),
+        "confusion_after": after.tolist(),
+    }
+
+
+def write_report(staging: Path, report: dict, n_held_back: int) -> Path | None:
+    """The before/after plot, ``personalization.json`` and its summary in the candidate's
+    metadata, all written into the staging folder; returns the plot (None without matplotlib)."""
+    before, after = np.array(report["confusion_before"]), np.array(report["confusion_after"])
+    compared_with = report["compared_with"]
+    plot = plot_before_after(
+        before, after, staging / PLOT_NAME,
+        f"your latest {n_held_back} captures (held back from training)",
+        (f"in use now ({compared_with.replace('your current ', '')})", "personalised"),
+    )  # fmt: skip
+    (staging / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n")
+    meta_path = staging / paths.METADATA_NAME
+    meta = json.loads(meta_path.read_text())
+    summary = {
+        k: v for k, v in report.items() if k not in ("held_back_files", "warnings", "captures_read")
+    }
+    meta["personalization"] = {**meta.get("personalization", {}), **summary}
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    return plot
+
+
+def keep_rejected(staging: Path, base: Path) -> Path:
+    """A refused candidate, kept as ``<models>/rejected`` (only the latest, for a look; never
+    loaded)."""
+    target = base / "rejected"
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
+    return target
