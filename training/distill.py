@@ -27,6 +27,7 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -212,6 +213,8 @@ def train_teacher(t, feats: np.ndarray, labels: np.ndarray, cfg: DistillConfig) 
     import torch
     import torch.nn.functional as F
 
+    from training.train import train_one_epoch
+
     params = [p for b in t._blocks[cfg.teacher_frozen :] for p in b.parameters()]
     params += [*t._conv_head.parameters(), *t._bn1.parameters(), *t._fc.parameters()]
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
@@ -219,25 +222,29 @@ def train_teacher(t, feats: np.ndarray, labels: np.ndarray, cfg: DistillConfig) 
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
     rng = np.random.default_rng(cfg.seed)
     y_all = torch.from_numpy(labels.astype(np.int64))
+
+    class Head(torch.nn.Module):  # the trainable top of the teacher, on cached trunk features
+        def __init__(self) -> None:
+            super().__init__()
+            self.t = t
+
+        def forward(self, x):
+            return teacher_head(self.t, x, cfg.teacher_frozen)
+
+    head = Head()
     for epoch in range(cfg.teacher_epochs):
-        t.train()
         order = rng.permutation(len(feats))
-        total, correct, loss_sum = 0, 0, 0.0
-        for i in range(0, len(order), 128):
-            idx = np.sort(order[i : i + 128])
-            x = torch.from_numpy(feats[idx].astype(np.float32))
-            y = y_all[idx]
-            out = teacher_head(t, x, cfg.teacher_frozen)
-            loss = F.cross_entropy(out, y, label_smoothing=0.1)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.item() * len(idx)
-            correct += int((out.argmax(1) == y).sum())
-            total += len(idx)
-        log.info("teacher epoch %d: loss %.3f train acc %.3f", epoch + 1, loss_sum / total,
-                 correct / total)  # fmt: skip
+        batches = (
+            (torch.from_numpy(feats[idx].astype(np.float32)), y_all[idx])
+            for idx in (np.sort(order[i : i + 128]) for i in range(0, len(order), 128))
+        )
+        stats = train_one_epoch(
+            head, batches, opt, torch.device("cpu"),
+            lambda out, _x, y: F.cross_entropy(out, y, label_smoothing=0.1),
+            scheduler=sched, progress=False,
+        )  # fmt: skip
+        log.info("teacher epoch %d: loss %.3f train acc %.3f", epoch + 1, stats["loss"],
+                 stats["acc"])  # fmt: skip
 
 
 def teacher_logits(t, feats: np.ndarray, frozen: int, batch: int = 512) -> np.ndarray:
@@ -258,12 +265,52 @@ def teacher_logits(t, feats: np.ndarray, frozen: int, batch: int = 512) -> np.nd
 # --- student -------------------------------------------------------------------------------------
 
 
-def train_student(views, labels, soft, cfg: DistillConfig, out: Path, evaluate_fn):
+def student_batches(views: np.ndarray, y_all, soft_all, spec: Preprocessing, cfg, rng):
+    """One epoch of the student's batches: ``(images, (labels, soft targets, mixup weight,
+    mixup partners))``, shuffled, half of them flipped, mixed up when ``cfg.mixup`` is set."""
     import torch
     import torch.nn.functional as F
 
+    order = rng.permutation(len(views))
+    for i in range(0, len(order), cfg.batch_size):
+        idx = np.sort(order[i : i + cfg.batch_size])
+        batch = views[idx]
+        flip = rng.random(len(idx)) < 0.5
+        batch[flip] = batch[flip, :, ::-1]
+        x = to_tensor_batch(batch, spec.mean, spec.norm)
+        y, target = y_all[idx], F.softmax(soft_all[idx] / cfg.temperature, 1)
+        lam, perm = 1.0, None
+        if cfg.mixup > 0:  # blend pairs of views, and their labels and soft targets alike
+            lam = float(rng.beta(cfg.mixup, cfg.mixup))
+            perm = torch.from_numpy(rng.permutation(len(idx)))
+            x = lam * x + (1 - lam) * x[perm]
+            target = lam * target + (1 - lam) * target[perm]
+        yield x, (y, target, lam, perm)
+
+
+def student_loss(logits, _images, labels, cfg):
+    """Hard labels (mixed up as the views were) and, at ``cfg.alpha``, the teacher's soft
+    targets at temperature ``cfg.temperature``."""
+    import torch.nn.functional as F
+
+    y, target, lam, perm = labels
+    hard = lam * F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+    if perm is not None:
+        hard = hard + (1 - lam) * F.cross_entropy(
+            logits, y[perm], label_smoothing=cfg.label_smoothing
+        )
+    if cfg.alpha <= 0:
+        return hard
+    T = cfg.temperature
+    kd = F.kl_div(F.log_softmax(logits / T, 1), target, reduction="batchmean")
+    return cfg.alpha * kd * T * T + (1 - cfg.alpha) * hard
+
+
+def train_student(views, labels, soft, cfg: DistillConfig, out: Path, evaluate_fn):
+    import torch
+
     from training.models import build_model
-    from training.train import save_checkpoint
+    from training.train import save_checkpoint, train_one_epoch
 
     torch.manual_seed(cfg.seed)
     model = build_model("liteconv")
@@ -291,47 +338,21 @@ def train_student(views, labels, soft, cfg: DistillConfig, out: Path, evaluate_f
         log.info("resuming the student at epoch %d", start)
     y_all = torch.from_numpy(labels.astype(np.int64))
     soft_all = torch.from_numpy(soft.astype(np.float32))
-    T = cfg.temperature
+    loss_fn = partial(student_loss, cfg=cfg)
     for epoch in range(start, cfg.epochs):
-        model.train()
+        t0 = time.time()
+
+        def show(step: int, seen: int, mean: float, _loss: float, e=epoch, t0=t0) -> None:
+            if step % 50 == 0:
+                log.info("student epoch %d: %d/%d loss %.3f (%.0f img/s)", e + 1, seen,
+                         len(views), mean, seen / (time.time() - t0))  # fmt: skip
+
         rng = np.random.default_rng([cfg.seed, epoch])
-        order = rng.permutation(len(views))
-        t0, loss_sum, seen = time.time(), 0.0, 0
-        for i in range(0, len(order), cfg.batch_size):
-            idx = np.sort(order[i : i + cfg.batch_size])
-            batch = views[idx]
-            flip = rng.random(len(idx)) < 0.5
-            batch[flip] = batch[flip, :, ::-1]
-            x = to_tensor_batch(batch, spec.mean, spec.norm)
-            y, target = y_all[idx], F.softmax(soft_all[idx] / T, 1)
-            lam, perm = 1.0, None
-            if cfg.mixup > 0:  # blend pairs of views, and their labels and soft targets alike
-                lam = float(rng.beta(cfg.mixup, cfg.mixup))
-                perm = torch.from_numpy(rng.permutation(len(idx)))
-                x = lam * x + (1 - lam) * x[perm]
-                target = lam * target + (1 - lam) * target[perm]
-            out_logits = model(x)
-            hard = lam * F.cross_entropy(out_logits, y, label_smoothing=cfg.label_smoothing)
-            if perm is not None:
-                hard = hard + (1 - lam) * F.cross_entropy(
-                    out_logits, y[perm], label_smoothing=cfg.label_smoothing
-                )
-            loss = hard
-            if cfg.alpha > 0:
-                log_p = F.log_softmax(out_logits / T, 1)
-                kd = F.kl_div(log_p, target, reduction="batchmean")
-                loss = cfg.alpha * kd * T * T + (1 - cfg.alpha) * hard
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.item() * len(idx)
-            seen += len(idx)
-            if (i // cfg.batch_size) % 50 == 0:
-                log.info("student epoch %d: %d/%d loss %.3f (%.0f img/s)", epoch + 1, seen,
-                         len(order), loss_sum / seen, seen / (time.time() - t0))  # fmt: skip
+        batches = student_batches(views, y_all, soft_all, spec, cfg, rng)
+        stats = train_one_epoch(model, batches, opt, torch.device("cpu"), loss_fn,
+                                scheduler=sched, progress=False, on_step=show)  # fmt: skip
         scores = evaluate_fn(model)
-        history.append({"epoch": epoch + 1, "loss": loss_sum / seen,
+        history.append({"epoch": epoch + 1, "loss": stats["loss"],
                         "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0),
                         **scores})  # fmt: skip
         log.info("student epoch %d done in %.0f s: %s", epoch + 1, time.time() - t0, history[-1])

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,39 +170,75 @@ def _load_init_weights(model: nn.Module, path: str | Path) -> None:
 
 def train_one_epoch(
     model: nn.Module,
-    loader: DataLoader,
+    batches: Iterable,
     optimizer: torch.optim.Optimizer,
     device: torch.device,
     loss_fn: LossFn,
     *,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    frozen: Sequence[nn.Module] = (),
     desc: str = "train",
     progress: bool = True,
+    bar=None,
+    on_step: Callable[[int, int, float, float], object] | None = None,
 ) -> dict:
-    """One pass over ``loader``; returns mean loss and accuracy on the labelled samples."""
+    """One pass of SGD steps over ``batches``; returns the mean loss and accuracy on the labelled
+    samples. Every recipe trains through it: ``train`` (a ``DataLoader``, the scheduler stepped
+    per epoch by the caller), personalisation's fine-tuning and distillation's student.
+
+    ``batches`` yields ``(images, labels, ...)``; ``labels`` is a tensor of class indices
+    (``UNLABELLED`` ones are not counted in the accuracy) or whatever ``loss_fn(logits, images,
+    labels)`` reads (distillation's soft targets and mixup: the accuracy is then nan).
+    ``scheduler`` steps after every batch (per-step schedules); ``frozen`` modules stay in eval
+    mode (their BatchNorm statistics too). Progress: its own bar over ``batches`` (``desc``,
+    shown on a terminal when ``progress``), or a caller's ``bar`` advanced one a step;
+    ``on_step(step, seen, mean_loss, loss)`` after every step.
+    """
     from tqdm import tqdm
 
     model.train()
+    for module in frozen:
+        module.eval()
     total_loss, seen, correct, labelled = 0.0, 0, 0, 0
-    # a bar only on a terminal: in a log or a pipe its redraws are noise (tqdm's disable=None)
-    bar = tqdm(loader, desc=desc, leave=False, disable=None if progress else True, unit="batch")
-    for batch in bar:
-        images, labels = batch[0].to(device, non_blocking=True), batch[1].to(device)
+    own_bar = bar is None
+    if own_bar:  # on a terminal only: in a log or a pipe its redraws are noise (disable=None)
+        off = None if progress else True
+        bar = tqdm(batches, desc=desc, leave=False, disable=off, unit="batch")
+    for step, batch in enumerate(bar if own_bar else batches):
+        images, labels = batch[0].to(device, non_blocking=True), _to_device(batch[1], device)
         logits = model(images)
         loss = loss_fn(logits, images, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        n = images.shape[0]
-        total_loss += float(loss.detach()) * n
+        if scheduler is not None:
+            scheduler.step()
+        n, step_loss = images.shape[0], float(loss.detach())
+        total_loss += step_loss * n
         seen += n
-        mask = labels != UNLABELLED
-        labelled += int(mask.sum())
-        correct += int((logits.detach().argmax(1)[mask] == labels[mask]).sum())
-        bar.set_postfix(loss=f"{total_loss / seen:.4f}")
+        if isinstance(labels, torch.Tensor):
+            mask = labels != UNLABELLED
+            labelled += int(mask.sum())
+            correct += int((logits.detach().argmax(1)[mask] == labels[mask]).sum())
+        if own_bar:
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}")
+        else:
+            bar.update(1)
+        if on_step is not None:
+            on_step(step, seen, total_loss / seen, step_loss)
     return {
         "loss": total_loss / max(seen, 1),
         "acc": correct / labelled if labelled else float("nan"),
     }
+
+
+def _to_device(labels, device: torch.device):
+    """Labels, or a tuple holding tensors (distillation's targets), on ``device``."""
+    if isinstance(labels, torch.Tensor):
+        return labels.to(device)
+    if isinstance(labels, tuple):
+        return tuple(_to_device(v, device) for v in labels)
+    return labels
 
 
 @torch.no_grad()

@@ -118,6 +118,7 @@ def fine_tune(
     from tqdm import tqdm
 
     from training.augment import Augmenter
+    from training.train import train_one_epoch
 
     augmenter = Augmenter(spec, augment) if augment != "none" else None
     dataset = datasets.GestureDataset(
@@ -149,24 +150,15 @@ def fine_tune(
     try:
         for epoch in range(epochs):
             dataset.set_epoch(epoch)
-            model.train()
-            for module in frozen_modules:
-                module.eval()
-            order = rng.permutation(len(dataset))
-            epoch_loss = 0.0
-            for start in range(0, len(order), batch_size):
-                batch = [dataset[int(i)] for i in order[start : start + batch_size]]
-                x = torch.from_numpy(np.stack([b[0] for b in batch]))
-                y = torch.tensor([b[1] for b in batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(model(x), y)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                epoch_loss += float(loss.detach()) * len(batch)
-                bar.update(1)
-                bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{float(loss.detach()):.3f}")
-            losses.append(epoch_loss / len(dataset))
+            stats = train_one_epoch(
+                model, _batches(dataset, rng.permutation(len(dataset)), batch_size), optimizer,
+                torch.device("cpu"), lambda logits, _images, y: loss_fn(logits, y),
+                scheduler=scheduler, frozen=frozen_modules, bar=bar,
+                on_step=lambda _step, _seen, _mean, loss, e=epoch: bar.set_postfix(
+                    epoch=f"{e + 1}/{epochs}", loss=f"{loss:.3f}"
+                ),
+            )  # fmt: skip
+            losses.append(stats["loss"])
             elapsed = time.perf_counter() - started
             left = elapsed / (epoch + 1) * (epochs - epoch - 1)
             (log.debug if not bar.disable else log.info)(
@@ -179,6 +171,15 @@ def fine_tune(
     for p in model.parameters():
         p.requires_grad_(True)
     return losses
+
+
+def _batches(dataset, order: np.ndarray, batch_size: int):
+    """``(images, labels)`` tensors of the items in ``order``, ``batch_size`` at a time."""
+    import torch
+
+    for start in range(0, len(order), batch_size):
+        batch = [dataset[int(i)] for i in order[start : start + batch_size]]
+        yield torch.from_numpy(np.stack([b[0] for b in batch])), torch.tensor([b[1] for b in batch])
 
 
 def plot_before_after(
