@@ -151,9 +151,15 @@ def print_result(result: PersonalizeResult, out: TextIO | None = None) -> None:
             "stays active"
         )
     else:
+        floor = (
+            f"; it also reads under the floor of {ACCURACY_FLOOR:.2f}"
+            if result.accuracy_after < ACCURACY_FLOOR
+            else ""
+        )
         why = (
             f"the new model scored {result.accuracy_after:.2f} on your latest captures, worse "
             f"than {result.compared_with} ({result.accuracy_before:.2f}), which stays active"
+            f"{floor}"
         )
     print(
         f"NOT installed: {why}. Your captures are kept in {result.data_dir}. Capture more, "
