@@ -11,9 +11,10 @@ import pytest
 from helpers import broken_model_copy
 
 from vision import GestureClassifier, Prediction
-from vision.classifier import _area_shrink, fit_fast, load_metadata
+from vision.cnn import _area_shrink, fit_fast
 from vision.errors import ModelError
 from vision.labels import CLASS_ORDER, Gesture
+from vision.metadata import load_metadata
 from vision.paths import SHIPPED_DEFAULT_DIR, SHIPPED_MODEL_DIR
 from vision.preprocess import BadFrameError, Preprocessing, fit, prepare, resize_to
 

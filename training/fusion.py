@@ -28,8 +28,9 @@ from training.config import positive_int
 from training.data import read_image
 from training.handcmd import add_data_argument, load_sets
 from training.handhead import NONE_INDEX, HeadConfig, held_out_fits, read_views, scores
-from vision.classifier import GestureClassifier, load_metadata
+from vision.classifier import GestureClassifier
 from vision.errors import RPSError
+from vision.metadata import load_metadata
 from vision.paths import METADATA_NAME, SHIPPED_DEFAULT_DIR, atomic_write, atomic_write_text
 
 log = logging.getLogger("training.fusion")

@@ -20,8 +20,8 @@ from training.handdata import extract_items
 from training.handhead import NONE_INDEX, HeadConfig, choose_threshold, fit_head
 from vision.errors import DatasetError
 from vision.handfeatures import GestureHead
-from vision.handrecogniser import resolve_asset
 from vision.labels import CLASS_ORDER
+from vision.metadata import resolve_asset
 from vision.paths import ASSETS_DIR, METADATA_NAME
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,11 @@
 """Vision: frame sources, the gesture classifier, smoothing and the gesture stream.
 
-Importing this package opens nothing and loads no heavy library; ``GestureClassifier``
-(which needs ncnn) is imported on first use.
+``GestureClassifier`` (``classifier``) is the one door to a model; ``metadata`` reads its
+``model.json``; the kinds behind the door are ``cnn``, ``handrecogniser`` (the landmark
+recogniser: ``hand``, ``palm``, ``edge``, ``handfeatures``) and ``fused``; every ncnn network
+opens through ``ncnnnet``. Frames come from ``sources``, are read by ``stream``'s thread and
+smoothed by ``smoothing``. Importing this package opens nothing and loads no heavy library;
+``GestureClassifier`` (which needs ncnn) is imported on first use.
 """
 
 from .labels import CLASS_ORDER, THROWS, Gesture, Outcome, judge

@@ -133,7 +133,7 @@ def run_bench(
     if not param.is_file():
         raise ConfigError(f"no {ANCHOR_MODEL} under {anchors}: pass --anchors PATH/TO/anchors")
     classifier = GestureClassifier(model, threads=threads)
-    if classifier.recogniser is not None:
+    if classifier.kind != "cnn":
         return run_hand_bench(classifier, param, anchors, threads, iterations, warmup)
     frame = _test_frame()
     stream = GestureStream(MemorySource([frame], loop=True), classifier)
@@ -229,7 +229,7 @@ def run_hand_bench(classifier, param: Path, anchors: Path, threads: int, iterati
     """A recogniser that places hands: a still box (all its passes), a frame of the tracking
     stream, one pass of each landmark network, beside shufflenet_v2, interleaved."""
     from .hand import INPUT_SIZE, LandmarkNet
-    from .handrecogniser import resolve_asset
+    from .metadata import resolve_asset
     from .sources import MemorySource
     from .stream import GestureStream
 

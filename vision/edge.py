@@ -29,7 +29,7 @@ class EdgeReader:
     def __init__(self, meta: dict, folder: Path, threads: int = 1, exact: bool = False):
         import ncnn
 
-        from .handrecogniser import resolve_asset
+        from .metadata import resolve_asset
         from .ncnnnet import check_ncnn_files, load_net
 
         source = folder / "model.json"

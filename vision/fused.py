@@ -1,7 +1,8 @@
 """The default recogniser: the landmark recogniser where it finds the hand, the CNN where not.
 
 Metadata (``"kind": "fused"``) names its two parts, each a model folder (``shipped:`` for one
-under ``assets/``), and the rule's numbers. The landmark network places a hand in almost every
+under ``assets/``), and the rule's numbers; it opens them itself (``vision.metadata.open_part``),
+not through the door. The landmark network places a hand in almost every
 box that holds one and then reads it far better than a CNN of the whole box; when it finds no hand
 (blurred, very small or cut-off hands), the CNN still gets a say, but only when it is sure, since
 it also sees hands in empty rooms, and only when a landmark pass saw at least a hint of a hand.
@@ -17,10 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .classifier import GestureClassifier, Prediction, _as_bgr
+from .classifier import Prediction
+from .cnn import CNNRecogniser
 from .errors import ModelError
-from .handrecogniser import LandmarkRecogniser, resolve_asset
+from .handrecogniser import LandmarkRecogniser
 from .labels import Gesture
+from .metadata import open_part, resolve_asset
+from .preprocess import as_bgr
 
 
 class FusedRecogniser:
@@ -45,13 +49,14 @@ class FusedRecogniser:
             ) from exc
         except (TypeError, ValueError) as exc:
             raise ModelError(f"{source}: bad fused recogniser metadata: {exc}") from exc
-        hand = GestureClassifier(landmark_dir, threads=threads, exact=exact)
-        if not isinstance(hand.recogniser, LandmarkRecogniser):
-            raise ModelError(f"{source}: its landmarks part {landmark_dir} is not a landmark model")
-        self.landmarks: LandmarkRecogniser = hand.recogniser
-        self.cnn = GestureClassifier(cnn_dir, threads=threads, exact=exact)
-        if self.cnn.recogniser is not None:
-            raise ModelError(f"{source}: its cnn part {cnn_dir} is not a CNN model")
+        self.landmarks: LandmarkRecogniser = open_part(
+            LandmarkRecogniser, landmark_dir, threads, exact,
+            f"{source}: its landmarks part {landmark_dir} is not a landmark model",
+        )  # fmt: skip
+        self.cnn: CNNRecogniser = open_part(
+            CNNRecogniser, cnn_dir, threads, exact,
+            f"{source}: its cnn part {cnn_dir} is not a CNN model",
+        )  # fmt: skip
         self.classes = self.landmarks.classes
         if tuple(self.cnn.classes) != self.classes:
             raise ModelError(f"{source}: the parts' classes differ ({self.cnn.classes})")
@@ -85,18 +90,13 @@ class FusedRecogniser:
 
     def read(self, image: np.ndarray) -> tuple[Prediction, Prediction]:
         """A still box's reading and the landmark part's finders' own (whether they found it)."""
-        bgr = _as_bgr(image)
+        bgr = as_bgr(image)
         hand = self.landmarks.find(bgr)
         return self.landmarks.edge_still(bgr, self.decide(hand, bgr)), hand
 
     def track(self, image: np.ndarray) -> Prediction:
-        bgr = _as_bgr(image)
+        bgr = as_bgr(image)
         return self.landmarks.edge_stream(bgr, self.decide(self.landmarks.follow(bgr), bgr))
 
     def reset_tracking(self) -> None:
         self.landmarks.reset_tracking()
-
-
-def open_recogniser(meta: dict, folder: Path, threads: int = 1, exact: bool = False):
-    """The door's hook (``GestureClassifier`` opens ``"kind": "fused"`` metadata with it)."""
-    return FusedRecogniser(meta, folder, threads, exact)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classifier import Prediction, _as_bgr
+from .classifier import Prediction
 from .edge import EdgeReader
 from .errors import ModelError
 from .hand import (
@@ -36,24 +36,16 @@ from .hand import (
 )
 from .handfeatures import GestureHead
 from .labels import CLASS_ORDER, Gesture
+from .metadata import resolve_asset
 from .palm import PalmDetector
-from .paths import ASSETS_DIR
+from .preprocess import as_bgr
 
 log = logging.getLogger(__name__)
 
-SHIPPED_PREFIX = "shipped:"
 #: No presence threshold is chosen below this (``training.handhead.MIN_THRESHOLD``): training
 #: data reads the mirrored look wherever presence reaches it, as the recogniser would.
 MIRROR_MIN_PRESENCE = 0.5
 _RETRAIN = "run `python -m training landmarks` (the network) or `python -m training hand` (head)"
-
-
-def resolve_asset(name: str, folder: Path) -> Path:
-    """A file named in metadata: ``shipped:rel/path`` lies under ``assets/``, else under
-    ``folder`` (so a personal model can reuse the shipped network without copying it)."""
-    if name.startswith(SHIPPED_PREFIX):
-        return ASSETS_DIR / name[len(SHIPPED_PREFIX) :]
-    return folder / name
 
 
 @dataclass(frozen=True)
@@ -197,7 +189,7 @@ class LandmarkRecogniser:
 
     def __call__(self, image: np.ndarray) -> HandPrediction:
         """Read a still box (BGR): ``find``, then the edge reader where that found no hand."""
-        bgr = _as_bgr(image)
+        bgr = as_bgr(image)
         return self.edge_still(bgr, self.find(bgr))
 
     def find(self, bgr: np.ndarray) -> HandPrediction:
@@ -262,7 +254,7 @@ class LandmarkRecogniser:
 
     def track(self, image: np.ndarray) -> Prediction:
         """Read a stream's frame: ``follow``, then the edge reader where that found no hand."""
-        bgr = _as_bgr(image)
+        bgr = as_bgr(image)
         return self.edge_stream(bgr, self.follow(bgr))
 
     def follow(self, bgr: np.ndarray) -> HandPrediction:
@@ -315,10 +307,3 @@ class LandmarkRecogniser:
             self._track_shape = bgr.shape
             count = len(passes) + (start is not None)
             return self.read_pass(hand, count, palm_box=palm_box(passes))
-
-
-def open_recogniser(
-    meta: dict, folder: Path, threads: int = 1, exact: bool = False
-) -> LandmarkRecogniser:
-    """The door's hook (``GestureClassifier`` opens ``"kind": "landmarks"`` metadata with it)."""
-    return LandmarkRecogniser(meta, folder, threads, exact)

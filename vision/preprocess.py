@@ -64,6 +64,20 @@ class Preprocessing:
         }
 
 
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """3-channel uint8 images pass through untouched (views stay views); others are converted
+    (``to_bgr``)."""
+    if (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[2] == 3
+        and image.size
+    ):
+        return image
+    return to_bgr(image)
+
+
 def to_bgr(image: np.ndarray) -> np.ndarray:
     """Any 8-bit image (grey, BGR, BGRA) as contiguous 3-channel BGR uint8."""
     if not isinstance(image, np.ndarray) or image.size == 0:
