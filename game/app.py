@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pygame
 
 from hardware.body import NullBody, RobotBody
@@ -107,12 +106,9 @@ class App:
 
             self.round_log = RoundLog(options.log_path)
         self.referee: Referee = self._referee()
-        self.last_result: RoundResult | None = None
-        self.last_over: MatchOver | None = None
-        self.kept_frames: dict[str, tuple[float, object]] = {}  # see remember_frame()
-        self.last_still: np.ndarray | None = None  # the box read for the last result
         self.exit_code: int | None = None
         self.shots = 0
+        self._photographed: Screen | None = None  # the screen last saved as a screenshot
         self._shot_failed = False  # warned once that screenshots cannot be written
         self.screens_shown: list[str] = []
 
@@ -134,8 +130,6 @@ class App:
 
     def new_match(self) -> None:
         self.referee = self._referee()
-        self.last_result = self.last_over = None
-        self.last_still = None
 
     def quit(self, code: int = 0) -> None:
         self.exit_code = code
@@ -145,37 +139,6 @@ class App:
         gesture = self.rng.choice(THROWS)
         referee.throw(gesture)
         return gesture
-
-    def remember_frame(self, since: float, until: float) -> None:
-        """Keep the newest camera frame if its reading falls in ``since..until`` (the capture
-        window) and is the most confident of its gesture so far, so the result can show the
-        frame a throw was read from. At most one frame per gesture, plus the newest."""
-        frame, reading = self.input.frame(), self.input.reading()
-        if frame is None or getattr(frame, "image", None) is None or reading is None:
-            return
-        if reading.frame_index != frame.index or not since - 1e-9 <= reading.timestamp <= until:
-            return
-        key = str(reading.gesture)
-        best = self.kept_frames.get(key)
-        if best is None or reading.confidence > best[0]:
-            self.kept_frames[key] = (float(reading.confidence), frame)
-        self.kept_frames["newest"] = (0.0, frame)
-
-    def still_for(self, frame_index: int | None) -> np.ndarray | None:
-        """The box the recogniser read in frame ``frame_index`` (else the nearest kept frame), as
-        the player saw it in the preview (mirrored for a camera); None without frames."""
-        frames = [frame for _, frame in self.kept_frames.values()]
-        self.kept_frames = {}
-        if not frames:
-            return None
-        if frame_index is None:
-            frame = max(frames, key=lambda f: f.index)
-        else:
-            frame = min(frames, key=lambda f: abs(f.index - frame_index))
-        image = frame.image
-        x, y, w, h = self.input.roi_rect(image.shape)
-        crop = image[y : y + h, x : x + w]
-        return np.ascontiguousarray(crop[:, ::-1] if self.input.mirror else crop)
 
     def log_round(self, result: RoundResult, over: MatchOver | None) -> None:
         if self.round_log is None:
@@ -251,9 +214,9 @@ class App:
         del box
 
     def _snapshot(self, screen: Screen, surface: pygame.Surface) -> None:
-        if self.options.screenshot_dir is None or getattr(screen, "_shot", False):
+        if self.options.screenshot_dir is None or self._photographed is screen:
             return
-        screen._shot = True
+        self._photographed = screen
         folder = Path(self.options.screenshot_dir)
         self.shots += 1
         path = folder / f"{self.shots:03d}-{screen.name}.png"
@@ -266,20 +229,13 @@ class App:
                             "screenshots", path, exc)  # fmt: skip
             self._shot_failed = True
 
-    def _settled(self, screen: Screen) -> bool:
-        """A screen is photographed once its opening animation is over."""
-        shot = getattr(screen, "shot_time", None)
-        if screen.name == "countdown":
-            return shot is not None and screen.now - shot >= 0.3 / max(self.options.speed, 1.0)
-        return screen.elapsed() >= 0.5 / max(self.options.speed, 1.0)
-
     def run(self) -> int:
         window = self._open_window()
         logical = pygame.Surface((WIDTH, HEIGHT))
         clock = pygame.time.Clock()
         self.input.start()
         first = "nocamera" if self.input.message else "attract"
-        screen = self._make(first)
+        screen = self._make(first, time.monotonic(), {})
         try:
             while self.exit_code is None:
                 dt = clock.tick(FPS) / 1000.0
@@ -300,18 +256,15 @@ class App:
                             screen.handle_event(translated)
                 window = pygame.display.get_surface() or window
                 screen.update(now, dt)
-                if screen.name == "result" and not getattr(screen, "_logged", False):
-                    screen._logged = True
-                    self.log_round(screen.result, self.referee.over)
                 screen.draw(logical)
                 if self.options.show_fps:
                     self._draw_fps(logical, clock)
-                if self._settled(screen):
+                if screen.settled(self.options.speed):
                     self._snapshot(screen, logical)
                 self._present(window, logical)
                 if screen.next is not None:
                     self._snapshot(screen, logical)
-                    screen = self._make(screen.next)
+                    screen = self._make(screen.next, now, screen.cleanup())
         finally:
             self.input.stop()
             pygame.display.quit()
@@ -319,7 +272,10 @@ class App:
                 self.round_log.close()
         return self.exit_code or 0
 
-    def _make(self, name: str) -> Screen:
+    def _make(self, name: str, now: float, persist: dict) -> Screen:
+        """The screen ``name``, entered at ``now`` with what the last one handed over."""
         log.debug("screen: %s", name)
         self.screens_shown.append(name)
-        return SCREENS[name](self)
+        screen = SCREENS[name](self)
+        screen.startup(now, persist)
+        return screen

@@ -96,8 +96,15 @@ def draw(screen, now: float) -> tuple[pygame.Surface, list[art.DrawnText]]:
     return surface, drawn
 
 
-def longest_state(app: App) -> None:
-    """Big numbers, a long streak, a prediction: the longest lines every screen can show."""
+def entered(screen, persist: dict | None = None, now: float = 0.0):
+    """``screen`` as the app enters it, handed ``persist`` by the screen before."""
+    screen.startup(now, persist or {})
+    return screen
+
+
+def longest_state(app: App) -> dict:
+    """Big numbers, a long streak, a prediction: the longest lines every screen can show (the
+    countdown's hand-over of that round is returned)."""
     match = app.referee.match
     match.record(Gesture.SCISSORS, Gesture.ROCK)
     match.wins, match.losses, match.draws = 888, 999, 777
@@ -105,7 +112,7 @@ def longest_state(app: App) -> None:
     match.best_win_streak = 888
     app.referee.replays = 999
     play = match.plays[-1]
-    app.last_result = RoundResult(9, Gesture.SCISSORS, Gesture.SCISSORS, play, Gesture.SCISSORS)
+    return {"result": RoundResult(9, Gesture.SCISSORS, Gesture.SCISSORS, play, Gesture.SCISSORS)}
 
 
 def assert_inside_and_apart(drawn: list[art.DrawnText], what: str) -> None:
@@ -119,15 +126,14 @@ def assert_inside_and_apart(drawn: list[art.DrawnText], what: str) -> None:
 @pytest.mark.parametrize("reason", ["won", "lost", "no hand", "time"])
 def test_every_match_end_title_fits_at_the_top_of_its_pulse(reason):
     app = app_for(PlayerInput(message=LONG_MESSAGE))
-    longest_state(app)
-    app.last_over = MatchOver(reason)
-    screen = MatchEndScreen(app)
+    over = MatchOver(reason)
+    screen = entered(MatchEndScreen(app), {**longest_state(app), "over": over})
     widths = []
     for k in range(12):  # the pulse is sin(5 t): sample a whole period, peaks included
         now = 1.0 + k * (2 * math.pi / 5) / 12 + (math.pi / 10 if k == 0 else 0)
         _, drawn = draw(screen, now)
         assert_inside_and_apart(drawn, f"match end ({reason}) at {now:.2f}")
-        widths.append(next(d.rect.width for d in drawn if d.message == app.last_over.message))
+        widths.append(next(d.rect.width for d in drawn if d.message == over.message))
     assert max(widths) > min(widths) * 1.03, "the title no longer pulses"
 
 
@@ -141,9 +147,8 @@ def test_every_screen_keeps_its_longest_texts_inside_and_apart(name, camera, far
         player_input = PlayerInput(message=LONG_MESSAGE)
     notice = "Your personal model is broken: playing with the shipped model (see the log)"
     app = app_for(player_input, rounds=999, notice=notice)
-    longest_state(app)
-    app.last_over = MatchOver("no hand")
-    screen = SCREENS[name](app)
+    persist = {**longest_state(app), "over": MatchOver("no hand")}
+    screen = entered(SCREENS[name](app), persist)
     for now in (1.0, 1.3, 1.9, 3.0):  # through the countdown to SHOOT and after
         _, drawn = draw(screen, now)
         assert_inside_and_apart(drawn, f"{name} at {now}")
@@ -171,7 +176,7 @@ def test_the_score_bar_does_not_change_before_the_result_shows():
     _, at_shoot = draw(screen, now)
     bar = lambda lines: sorted(d.message for d in lines if d.rect.bottom <= 52)  # noqa: E731
     assert bar(at_shoot) == bar(before) == ["0 Robot", "You 0", "best of 5", "draws 0"]
-    _, result = draw(ResultScreen(app), now)
+    _, result = draw(entered(ResultScreen(app), screen.cleanup()), now)
     match = app.referee.match
     assert bar(result) == sorted(
         [f"You {match.wins}", f"{match.losses} Robot", "best of 5", f"draws {match.draws}"]
@@ -189,16 +194,17 @@ def test_the_result_shows_the_box_it_read_and_how_sure_it_was(classifier):
         clock.t += 1 / 30
         stream.step()
         screen.update(clock.t, 1 / 30)
-    result, decision = app.last_result, screen.round.decision
+    handed = screen.cleanup()
+    result, decision = handed["result"], screen.round.decision
     assert result.player is Gesture.PAPER and decision.frame_index is not None
     frame = stream.source.images[decision.frame_index % len(stream.source.images)]
     x, y, w, h = stream.roi_rect(frame.shape)
-    assert np.array_equal(app.last_still, frame[y : y + h, x : x + w, :][:, ::-1])
+    assert np.array_equal(handed["still"], frame[y : y + h, x : x + w, :][:, ::-1])
 
-    surface, drawn = draw(ResultScreen(app), clock.t + 1.0)
+    surface, drawn = draw(entered(ResultScreen(app), handed), clock.t + 1.0)
     seen = f"I saw: paper {result.confidence:.0%}"
     assert seen in [d.message for d in drawn] and 0.55 <= result.confidence <= 1.0
-    still = still_surface(app.last_still, ResultScreen.STILL)
+    still = still_surface(handed["still"], ResultScreen.STILL)
     box = still.get_rect(center=(685, 190))
     shown = pygame.surfarray.array3d(surface.subsurface(box))
     assert np.array_equal(shown, pygame.surfarray.array3d(still))
@@ -215,8 +221,9 @@ def test_a_no_hand_replay_shows_the_box_and_says_it_saw_no_hand(classifier):
         clock.t += 1 / 30
         app.input.stream.step()
         screen.update(clock.t, 1 / 30)
-    assert app.last_result.replay and app.last_still is not None
-    _, drawn = draw(ResultScreen(app), clock.t + 1.0)
+    handed = screen.cleanup()
+    assert handed["result"].replay and handed["still"] is not None
+    _, drawn = draw(entered(ResultScreen(app), handed), clock.t + 1.0)
     assert "I saw: no hand" in [d.message for d in drawn]
 
 
@@ -256,15 +263,13 @@ def test_match_end_says_how_to_play_again_and_whose_streak():
     app = app_for(PlayerInput())
     app.referee.match.record(Gesture.PAPER, Gesture.ROCK)
     app.referee.replays = 1
-    app.last_over = MatchOver("won")
-    _, drawn = draw(MatchEndScreen(app), 1.0)
+    _, drawn = draw(entered(MatchEndScreen(app), {"over": MatchOver("won")}), 1.0)
     texts = [d.message for d in drawn]
     assert "Press SPACE (or tap) to play again" in texts
     assert "1 round decided, 1 replayed (no hand seen)" in texts
     assert "your best streak" in texts and "best streak" not in texts
     demo = app_for(PlayerInput(), auto=True)
-    demo.last_over = MatchOver("won")
-    _, drawn = draw(MatchEndScreen(demo), 1.0)
+    _, drawn = draw(entered(MatchEndScreen(demo), {"over": MatchOver("won")}), 1.0)
     assert not any("play again" in d.message for d in drawn)
 
 
@@ -363,8 +368,8 @@ def test_match_end_counts_draws_apart_and_the_robot_shows_who_won():
         app.referee.match.record(Gesture.ROCK, Gesture.ROCK)  # a draw
         for _ in range(3):
             app.referee.match.record(player, robot)
-        app.last_over = MatchOver(reason)
-        surface, drawn = draw(MatchEndScreen(app), 1.0)  # eyes open at 1.0 (no blink)
+        screen = entered(MatchEndScreen(app), {"over": MatchOver(reason)})
+        surface, drawn = draw(screen, 1.0)  # eyes open at 1.0 (no blink)
         face = pygame.surfarray.array3d(surface)[340:460, 130:250].copy()
         return face, [d.message for d in drawn]
 

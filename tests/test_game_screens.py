@@ -55,9 +55,9 @@ def distinct_colours(surface: pygame.Surface) -> int:
     return len(np.unique(pixels[::7], axis=0))
 
 
-def render(app: App, name: str, now: float = 5.0) -> pygame.Surface:
+def render(app: App, name: str, now: float = 5.0, persist: dict | None = None) -> pygame.Surface:
     surface = pygame.Surface((art.WIDTH, art.HEIGHT))
-    screen = SCREENS[name](app)
+    screen = entered(app, name, now, persist)
     screen.update(now, 0.03)
     screen.update(now + 0.6, 0.03)
     screen.draw(surface)
@@ -66,11 +66,22 @@ def render(app: App, name: str, now: float = 5.0) -> pygame.Surface:
 
 def _app(player_input=None, **kw) -> App:
     app = App(Options(seed=1, **kw), player_input or PlayerInput(), Sounds.silent())
-    robot = Gesture.ROCK
-    play = app.referee.match.record(Gesture.PAPER, robot)
-    app.last_result = RoundResult(1, robot, Gesture.PAPER, play, Gesture.SCISSORS, 0.9)
-    app.last_over = MatchOver("won")
+    app.referee.match.record(Gesture.PAPER, Gesture.ROCK)
     return app
+
+
+def handover(app: App) -> dict:
+    """What the countdown hands over after the round ``_app`` recorded, the match over."""
+    play = app.referee.match.plays[-1]
+    result = RoundResult(1, Gesture.ROCK, Gesture.PAPER, play, Gesture.SCISSORS, 0.9)
+    return {"result": result, "over": MatchOver("won"), "still": None}
+
+
+def entered(app: App, name: str, now: float = 0.0, persist: dict | None = None):
+    """Screen ``name`` as the app enters it, handed ``persist`` (else ``handover(app)``)."""
+    screen = SCREENS[name](app)
+    screen.startup(now, handover(app) if persist is None else persist)
+    return screen
 
 
 @pytest.mark.parametrize("camera", [False, True], ids=["keyboard", "camera"])
@@ -85,8 +96,8 @@ def test_every_screen_draws_something(display, tmp_path, name, camera):
 
 def test_replay_result_and_robot_hands_differ(display):
     app = _app()
-    app.last_result = RoundResult(2, Gesture.SCISSORS, Gesture.NONE, None, None)
-    replay = pygame.surfarray.array3d(render(app, "result"))
+    replay_result = RoundResult(2, Gesture.SCISSORS, Gesture.NONE, None, None)
+    replay = pygame.surfarray.array3d(render(app, "result", persist={"result": replay_result}))
     sprites = [pygame.surfarray.array3d(art.hand_sprite(g, 64)) for g in Gesture]
     for i in range(len(sprites)):
         for j in range(i + 1, len(sprites)):
@@ -109,7 +120,7 @@ def test_keyboard_and_tap_throws_reach_the_round(display):
     while screen.next is None:
         t += 0.05
         screen.update(t, 0.05)
-    assert screen.next == "result" and app.last_result.player is Gesture.ROCK
+    assert screen.next == "result" and screen.cleanup()["result"].player is Gesture.ROCK
 
 
 def test_taps_are_mapped_from_a_scaled_window(display):
@@ -144,7 +155,7 @@ def test_sounds_are_made_in_code_or_silent():
 
 def test_match_end_in_auto_mode_quits(display):
     app = _app(auto=True, speed=10.0)
-    screen = SCREENS["matchend"](app)
+    screen = entered(app, "matchend")
     screen.update(0.0, 0.0)
     screen.update(1.0, 1.0)
     assert app.exit_code == 0
@@ -153,8 +164,9 @@ def test_match_end_in_auto_mode_quits(display):
 def test_result_screen_goes_to_match_end_when_the_match_is_over(display):
     app = _app(speed=10.0)
     app.referee.over = MatchOver("lost")
-    screen = SCREENS["result"](app)
+    screen = entered(app, "result")
     screen.update(0.0, 0.0)
     screen.update(1.0, 1.0)
     assert screen.next == "matchend"
-    assert isinstance(app.last_result.play, Play)
+    assert isinstance(screen.result.play, Play)
+    assert screen.cleanup()["over"] == MatchOver("won"), "the match's end goes on to match end"

@@ -15,9 +15,8 @@ from helpers import dataset_images, gesture_clip, load, on_a_full_disk
 from game import cli
 from game.app import App, Options
 from game.inputs import PlayerInput, StreamInput, open_input
-from game.screens import SCREENS, TAP, AttractScreen
+from game.screens import SCREENS, TAP, AttractScreen, SettingsScreen
 from game.settings import Settings, default_settings_path, load_settings
-from game.settingsscreen import SettingsScreen
 from game.sound import Sounds, load_sounds
 from vision.classifier import GestureClassifier
 from vision.sources import MemorySource

@@ -13,10 +13,10 @@ from dataclasses import replace
 
 import pygame
 
-from . import art
-from .art import WIDTH
-from .screens import TAP, Screen, draw_camera
-from .settings import Settings, SettingsError, clamp_roi, save_settings
+from .. import art
+from ..art import WIDTH
+from ..settings import Settings, SettingsError, clamp_roi, save_settings
+from .base import TAP, Screen, draw_camera
 
 STEP = 0.05  # the box moves and grows by this fraction of the frame
 ARROWS = {"left": (-STEP, 0.0), "right": (STEP, 0.0), "up": (0.0, -STEP), "down": (0.0, STEP)}
