@@ -12,7 +12,6 @@ numpy and OpenCV only: torch's ``DataLoader`` collates the numpy arrays this mod
 from __future__ import annotations
 
 import logging
-import os
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import numpy as np
 from vision.diskspace import disk_full, is_disk_full
 from vision.errors import DatasetError
 from vision.labels import CLASS_ORDER, Gesture, class_subfolders
+from vision.paths import atomic_write
 from vision.preprocess import BadFrameError, Preprocessing, fit, normalize, to_bgr
 
 log = logging.getLogger(__name__)
@@ -120,16 +120,14 @@ def read_list(path: str | Path) -> list[tuple[str, int]]:
 
 
 def write_list(path: str | Path, items: Iterable[tuple[str, int]]) -> Path:
-    """Write ``relative/path label`` lines (atomically)."""
+    """Write ``relative/path label`` lines (atomically: ``vision.paths.atomic_write``, whose
+    temporary name carries the process id, as ranks of a torchrun job may race)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # ranks of a torchrun job may race
     data = "".join(f"{rel} {label}\n" for rel, label in items).encode("utf-8")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)  # nothing half-written is left
+        atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    except OSError as exc:  # nothing half-written is left
         if is_disk_full(exc):
             raise disk_full(path.parent, len(data), f"writing {path.name}") from exc
         raise
