@@ -387,7 +387,7 @@ class SigtermSource(LiveSource):
 def test_sigterm_stops_the_capture_and_keeps_every_image(tmp_path):
     clock = FakeClock()
     writer = collect.ImageWriter(tmp_path, Gesture.ROCK)
-    with collect._stop_on_sigterm() as stop:
+    with collect.stop_on_sigterm() as stop:
         result = collect.capture(
             SigtermSource(clock, at=45), writer, interval=10, countdown=0, clock=clock,
             sleep=clock.sleep, stop=stop,
@@ -430,7 +430,7 @@ def test_prompts_change_as_the_count_grows_and_counts_are_shown(tmp_path, capsys
     )  # fmt: skip
     view.close()
     err = capsys.readouterr().err
-    prompts = [t for _, t in collect._HAND_PROMPTS[:3]]
+    prompts = [t for _, t in collect.HAND_PROMPTS[:3]]
     assert err.index(prompts[0]) < err.index(prompts[1]) < err.index(prompts[2])
     assert "rock: 20 saved" in err and "in all: rock 20, paper 1, scissors 0, none 0" in err
     assert collect.variety_prompt(Gesture.NONE, 0) != collect.variety_prompt(Gesture.NONE, 30)
@@ -465,7 +465,7 @@ def test_preview_window_shows_the_prompt_counts_and_warning(tmp_path):
     state = collect.CaptureState(Gesture.PAPER, 50, phase="capturing", saved=31)
     state.counts = {Gesture.ROCK: 50, Gesture.PAPER: 0}
     state.prompt = collect.variety_prompt(Gesture.PAPER, 31)
-    state.warning = collect._ALIKE.format(n=6)
+    state.warning = collect.ALIKE.format(n=6)
     frame = cv2.resize(load(dataset_images("rps-cv", "paper", 1)[0]), (640, 480))
     try:
         window.update(frame, collect.roi_rect(frame.shape, None), state)

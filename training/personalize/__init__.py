@@ -28,12 +28,12 @@ Exit status: 0 installed (or --reset/--rollback done), 2 the captures or the com
 trained but not installed (worse than the model in use on the held-back captures, or under the
 floor), 130 interrupted, 143 SIGTERM (nothing half-written is left; a killed run's is removed by
 the next run).
-
-The package's modules, in the order a run uses them: ``captures``, ``kinds`` (with ``finetune``
-for the CNN), ``run``, ``store`` (installing), ``command`` (the subcommand) and ``session`` (the
-guided session). It keeps the command's name (``personalize``), so ``python -m training
-personalize`` and ``from training import personalize`` read as before.
 """
+
+# The package's modules, in the order a run uses them: ``captures``, ``kinds`` (with ``finetune``
+# for the CNN), ``run``, ``store`` (installing), ``command`` (the subcommand) and ``session`` (the
+# guided session). It keeps the command's name (``personalize``), so ``python -m training
+# personalize`` and ``from training import personalize`` read as before.
 
 from training.personalize.captures import (
     HOLD_BACK_FRACTION,

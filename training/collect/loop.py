@@ -1,0 +1,207 @@
+"""The capture loop: frames in, every ``interval``-th box saved, the state a view shows, and
+what the model in use reads in each saved image (``--check``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from training.collect.variety import (
+    ALIKE,
+    NEAR_IDENTICAL_MAD,
+    RECENT,
+    difference,
+    thumbnail,
+    variety_prompt,
+)
+from training.collect.writer import ImageWriter, Rect, crop
+from vision.diskspace import DiskFull
+from vision.labels import Gesture
+from vision.stream import roi_rect
+
+log = logging.getLogger(__name__)
+
+
+DEFAULT_INTERVAL = 30  # frames: about one image a second from a 30 fps camera
+DEFAULT_COUNTDOWN = 3.0  # seconds before saving starts
+
+
+@dataclass
+class CaptureState:
+    """What the views show."""
+
+    label: Gesture
+    target: int | None
+    phase: str = "countdown"  # "countdown", then "capturing"
+    seconds_left: float = 0.0
+    saved: int = 0
+    frames: int = 0
+    just_saved: bool = False
+    status: str = ""  # e.g. "camera lost: reconnecting"
+    prompt: str = ""  # what to vary now (changes as the count grows)
+    warning: str = ""  # e.g. the latest images are near-identical
+    #: Images of each class in the dataset before this capture (this label's grows with saved).
+    counts: dict[Gesture, int] = field(default_factory=dict)
+    #: With a judge (``--check``): of the images saved, how many the model in use read right
+    #: and found a hand in (None: its recogniser places no hands).
+    judged: int = 0
+    read_right: int = 0
+    hands_found: int | None = None
+
+    def total(self, label: Gesture) -> int:
+        return self.counts.get(label, 0) + (self.saved if label is self.label else 0)
+
+    def judged_text(self) -> str:
+        """``read right: 12 of 14, a hand found in 13`` ('' before any image was judged)."""
+        if not self.judged:
+            return ""
+        text = f"read right: {self.read_right} of {self.judged}"
+        if self.hands_found is not None:
+            noun = "a hand seen in" if self.label is Gesture.NONE else "a hand found in"
+            text += f", {noun} {self.hands_found}"
+        return text
+
+
+#: ``judge(saved image) -> (read right, hand found or None)``: the model in use reads a capture.
+Judge = Callable[[np.ndarray], tuple[bool, bool | None]]
+
+
+def model_judge(label: Gesture, model: str | Path | None = None) -> Judge:
+    """A judge that reads each saved image with the model the game loads (or ``model``)."""
+    from training.capturereport import read_image
+    from vision.classifier import GestureClassifier
+
+    classifier = GestureClassifier(model)
+
+    def judge(image: np.ndarray) -> tuple[bool, bool | None]:
+        prediction, found = read_image(classifier, image)
+        return prediction.label is label, found
+
+    return judge
+
+
+@dataclass
+class CaptureResult:
+    saved: list[Path] = field(default_factory=list)
+    frames: int = 0  # frames seen while capturing
+    #: "count", "end", "stopped" (key or window), "interrupted" (Ctrl-C), "terminated" (SIGTERM),
+    #: "disk full"
+    reason: str = ""
+    warning: str = ""  # the last near-identical warning, if the images were still alike at the end
+    error: str = ""  # why it stopped early (a full disk)
+
+
+class View(Protocol):
+    def update(self, frame: np.ndarray | None, rect: Rect | None, state: CaptureState) -> bool:
+        """Show the state; False when the user asked to stop."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def capture(
+    source,
+    writer: ImageWriter,
+    *,
+    interval: int = DEFAULT_INTERVAL,
+    count: int | None = None,
+    countdown: float = DEFAULT_COUNTDOWN,
+    roi: tuple[float, float, float, float] | None = None,
+    view: View | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    counts: dict[Gesture, int] | None = None,
+    stop: threading.Event | None = None,
+    judge: Judge | None = None,
+) -> CaptureResult:
+    """Read ``source`` (a ``vision.sources.FrameSource``) and save every ``interval``-th ROI crop.
+
+    The first saved frame is the first one after the countdown. A live source keeps streaming
+    during the countdown; a recorded one waits on its first frame. Stops after ``count`` images,
+    at the end of the source, when the view says so, when ``stop`` is set (SIGTERM), or on
+    Ctrl-C; returns what was saved. ``counts`` (images per class already there) is shown;
+    with ``judge`` each saved image is read as the game would and the counts are shown live.
+    """
+    from vision.sources import EndOfStream
+
+    if interval < 1:
+        raise ValueError(f"interval must be at least 1 frame, not {interval}")
+    state = CaptureState(writer.label, count, seconds_left=countdown, counts=dict(counts or {}))
+    state.prompt = variety_prompt(writer.label, 0)
+    result = CaptureResult()
+    recent: list[np.ndarray] = []  # thumbnails of the latest saved images
+    start = clock()
+    frame = held = None
+    live = bool(getattr(source, "live", False))
+    try:
+        while True:
+            if stop is not None and stop.is_set():
+                result.reason = "terminated"
+                break
+            if state.phase == "countdown":
+                state.seconds_left = max(0.0, countdown - (clock() - start))
+                if state.seconds_left <= 0:
+                    state.phase = "capturing"
+            if state.phase == "countdown" and not live and frame is not None:
+                sleep(min(0.05, state.seconds_left))  # a recorded source waits for the countdown
+            elif state.phase == "capturing" and held is not None:
+                frame, held = held, None  # ...and its first frame is the first one saved
+            else:
+                try:
+                    got = source.read()
+                except EndOfStream:
+                    result.reason = "end"
+                    break
+                if got is None:  # no new frame yet, or the camera is reconnecting
+                    lost = getattr(source, "state", "ok") == "reconnecting"
+                    state.status = "camera lost: reconnecting..." if lost else ""
+                    if view is not None and not view.update(frame, None, state):
+                        result.reason = "stopped"
+                        break
+                    sleep(0.005)
+                    continue
+                frame, state.status = got.image, ""
+                if state.phase == "countdown" and not live:
+                    held = frame
+            rect = roi_rect(frame.shape, roi)
+            state.just_saved = False
+            if state.phase == "capturing":
+                if result.frames % interval == 0:
+                    image = crop(frame, rect)
+                    try:
+                        result.saved.append(writer.write(image))
+                    except DiskFull as exc:  # keep what was saved; the summary says where
+                        result.reason, result.error = "disk full", str(exc)
+                        break
+                    state.saved, state.just_saved = len(result.saved), True
+                    if judge is not None:
+                        right, found = judge(image)
+                        state.judged += 1
+                        state.read_right += bool(right)
+                        if found is not None:
+                            state.hands_found = (state.hands_found or 0) + bool(found)
+                    state.prompt = variety_prompt(writer.label, state.saved)
+                    recent = [*recent, thumbnail(image)][-RECENT:]
+                    alike = len(recent) == RECENT and difference(recent) < NEAR_IDENTICAL_MAD
+                    state.warning = ALIKE.format(n=RECENT) if alike else ""
+                result.frames += 1
+                state.frames = result.frames
+            if view is not None and not view.update(frame, rect, state):
+                result.reason = "stopped"
+                break
+            if count is not None and len(result.saved) >= count:
+                result.reason = "count"
+                break
+    except KeyboardInterrupt:
+        result.reason = "interrupted"
+    result.warning = state.warning
+    log.debug("saved %d image(s) of %s (%s)", len(result.saved), writer.label, result.reason)
+    return result
