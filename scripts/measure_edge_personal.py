@@ -2,7 +2,7 @@
 
 For each set, a reader head fitted leave one set out (on the other sets' views in
 ``runs/edge-reader.npz``, written by ``scripts/measure_edge_reader.py``) stands for the shipped
-one, a stranger to the person; ``training.edgepersonal.refit_edge`` then refits its throws head
+one, a stranger to the person; ``training.hand.edgepersonal.refit_edge`` then refits its throws head
 on the person's first 50 captures of each class (in capture order). Both read cut and blurred
 views of the person's later frames (captures 75-174 of each class, empty ones as they are), the
 reader alone on every view: sure throws right and wrong, and empty scenes read as a throw.
@@ -22,9 +22,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from training.edgepersonal import NONE, capture_views, refit_edge  # noqa: E402
-from training.edgereader import fit_head, head_metadata  # noqa: E402
-from training.handcmd import DEFAULT_SETS  # noqa: E402
+from training.hand.command import DEFAULT_SETS  # noqa: E402
+from training.hand.edge import fit_head, head_metadata  # noqa: E402
+from training.hand.edgepersonal import NONE, capture_views, refit_edge  # noqa: E402
 from training.personalize import ordered_images  # noqa: E402
 from vision.edge import EdgeReader  # noqa: E402
 from vision.labels import CLASS_ORDER  # noqa: E402

@@ -32,13 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from training.data import read_image  # noqa: E402
-from training.edgereader import Views, fit_softmax, softmax, trunk_features  # noqa: E402
-from training.edgereader import make_jobs as view_jobs  # noqa: E402
-from training.handcmd import DEFAULT_SETS, load_sets  # noqa: E402
-from training.handhead import NONE_INDEX  # noqa: E402
-from training.handviews import VIEW_KINDS as KINDS  # noqa: E402
-from training.handviews import sample  # noqa: E402
-from training.landmarks import BLOBS, HAND_DIR  # noqa: E402
+from training.hand.command import DEFAULT_SETS, load_sets  # noqa: E402
+from training.hand.edge import Views, fit_softmax, softmax, trunk_features  # noqa: E402
+from training.hand.edge import make_jobs as view_jobs  # noqa: E402
+from training.hand.head import NONE_INDEX  # noqa: E402
+from training.hand.landmarks import BLOBS, HAND_DIR  # noqa: E402
+from training.hand.views import VIEW_KINDS as KINDS  # noqa: E402
+from training.hand.views import sample  # noqa: E402
 
 FLOORS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 ADOPT_FLOOR = 0.8  # the floor the summary reads at
@@ -189,7 +189,7 @@ def arm_views(args) -> None:
     scenes of the views): how often the shipped recogniser, its edge reader included, reads a
     throw, and how often that throw came from the edge reader. No right answer: a player whose
     hand is out of the box is better read ``none`` (the round replays) than guessed."""
-    from training.handviews import cut_view
+    from training.hand.views import cut_view
     from vision.classifier import GestureClassifier
 
     by_set = load_sets(

@@ -28,7 +28,7 @@ sits beside ``--base`` (else the shipped model), and whether it would have insta
 
 ``--view far`` or ``--view cut`` (issue 22's proxy for players whose hands are hard to find):
 every throw capture and every later throw frame is first turned into that view of itself, as
-``python -m training views`` builds them (``training.handviews``: shrunk to 20-50% of the box on
+``python -m training views`` builds them (``training.hand.views``: shrunk to 20-50% of the box on
 a real empty scene, or 20-45% pushed out at an edge), seeded by its file, so the person holds
 the hand far (or cut) both while capturing and while playing; empty scenes stay as they are.
 
@@ -251,7 +251,7 @@ def as_view(path: Path, args) -> np.ndarray | None:
         return img
     import zlib
 
-    from training import handviews
+    from training.hand import views as handviews
 
     if not hasattr(args, "_scenes"):
         args._scenes = [read_image(p) for p in handviews.scene_files(DATASETS)]

@@ -31,7 +31,7 @@ WALLS = [DATASETS / "best-of-one" / "none" / f"{i}.jpg" for i in (1, 3, 5, 7, 9,
 
 
 def view(kind: str, photo: str, seed: int) -> np.ndarray:
-    from training.handviews import make_view
+    from training.hand.views import make_view
 
     rng = np.random.default_rng([seed, zlib.crc32(f"{photo}|{kind}".encode())])
     return make_view(kind, load(DATASETS / photo), rng, [load(w) for w in WALLS])
@@ -115,14 +115,14 @@ def test_the_fused_default_asks_the_edge_reader_last():
     assert fused(image).label is Gesture(photo.split("/")[1])
 
 
-# --- building it (training.edgereader) ---------------------------------------------------------
+# --- building it (training.hand.edge) ---------------------------------------------------------
 
 
 def test_the_folded_head_reads_as_its_steps():
     """Standardise, project on principal directions, whiten, softmax regression: folded into one
     layer on the raw features, it gives the same probabilities as the steps."""
     pytest.importorskip("torch")
-    from training.edgereader import fit_head, fit_softmax, softmax
+    from training.hand.edge import fit_head, fit_softmax, softmax
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, len(CLASS_ORDER), 400)
@@ -143,7 +143,7 @@ def test_the_shipped_trunk_reads_as_torchs():
     """The shipped ncnn trunk against EfficientNet-Lite0 in torch, through the shipped head, on
     real views (the conversion's own check, on the files that ship)."""
     pytest.importorskip("torch")
-    from training.edgereader import check_parity, trunk_module
+    from training.hand.edge import check_parity, trunk_module
 
     meta = json.loads((HAND_DIR / "model.json").read_text())["edge"]
     views = [view(*m) for m in MISSED] + [load(WALLS[0], (320, 320))]
@@ -155,7 +155,7 @@ def test_a_converted_trunk_that_disagrees_with_torch_is_refused(tmp_path):
     """The conversion's check refuses a trunk other than the one converted (a small network
     stands in for EfficientNet-Lite0: the check is the same)."""
     torch = pytest.importorskip("torch")
-    from training.edgereader import check_parity, convert, head_metadata
+    from training.hand.edge import check_parity, convert, head_metadata
     from vision.errors import RPSError
 
     class Small(torch.nn.Module):
@@ -176,7 +176,7 @@ def test_a_converted_trunk_that_disagrees_with_torch_is_refused(tmp_path):
         check_parity(other, head, param, binary, views)
 
 
-# --- personalising it (training.edgepersonal) --------------------------------------------------
+# --- personalising it (training.hand.edgepersonal) ------------------------------------------------
 
 
 def _person(dataset: str, first: int, later: int) -> tuple[list, list]:
@@ -204,7 +204,7 @@ def test_personalising_reads_a_persons_cut_and_blurred_hands_and_keeps_their_roo
     """rps-cv's person (hands on green, seen from above): a throws head refitted on 15 captures a
     throw reads their later frames' cut and blurred views better than the shipped reader;
     ``none`` stays the shipped head's, so empty walls stay unread."""
-    from training.edgepersonal import capture_views, refit_edge
+    from training.hand.edgepersonal import capture_views, refit_edge
     from vision.edge import EdgeReader
 
     meta = json.loads((HAND_DIR / "model.json").read_text())["edge"]
@@ -226,7 +226,7 @@ def test_personalising_reads_a_persons_cut_and_blurred_hands_and_keeps_their_roo
 def test_a_refit_that_reads_the_held_out_views_no_better_is_not_kept(monkeypatch):
     """A refit that learns nothing (no steps) ties the reader in use on the held-out views and
     is not kept."""
-    import training.edgepersonal as edgepersonal
+    import training.hand.edgepersonal as edgepersonal
 
     monkeypatch.setattr(edgepersonal, "STEPS", 0)
     meta = json.loads((HAND_DIR / "model.json").read_text())["edge"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from helpers import DATASETS, dataset_images, load
 
-from training.fusion import LANDMARKS_ALONE, HeldOut, Rule, choose_rule
+from training.hand.fusion import LANDMARKS_ALONE, HeldOut, Rule, choose_rule
 from vision.classifier import GestureClassifier
 from vision.errors import ModelError
 from vision.labels import Gesture
@@ -99,7 +99,7 @@ def test_a_hand_the_landmark_net_misses_is_still_read_by_the_fusion(fused, photo
     assert fused.recogniser.cnn_calls == calls + 1
 
 
-# --- the rule (training.fusion) --------------------------------------------------------------
+# --- the rule (training.hand.fusion) --------------------------------------------------------------
 
 
 def _held_out(labels, hand, presence, cnn_label, cnn_conf, head_conf=None) -> HeldOut:

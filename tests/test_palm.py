@@ -303,7 +303,7 @@ def test_the_fused_default_finds_a_far_hand_through_its_landmark_part():
 
 
 def test_the_conversion_writes_pnnxs_resize_as_ncnns_bilinear_interp(tmp_path):
-    from training.palmdetector import _interp_layers
+    from training.hand.palm import _interp_layers
 
     param = tmp_path / "p.ncnn.param"
     param.write_text(
@@ -319,7 +319,7 @@ def test_the_conversion_writes_pnnxs_resize_as_ncnns_bilinear_interp(tmp_path):
 
 
 def test_a_detector_that_disagrees_with_its_reference_is_refused():
-    from training.palmdetector import check
+    from training.hand.palm import check
 
     check("lite", {"tflite": {"max_box_px": 0.001, "max_score_logit": 1e-4}})
     with pytest.raises(ModelError) as info:

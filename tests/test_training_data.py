@@ -231,7 +231,7 @@ def test_landmark_views_lose_resolution_and_blur_as_cheap_webcams_do():
     direction (sxsw's small, blurred webcam crops); otherwise the photo passes untouched."""
     from helpers import DATASETS, dataset_images, load
 
-    from training.handdata import _webcam
+    from training.hand.data import _webcam
 
     if not DATASETS.is_dir():
         pytest.skip("needs ../shared/datasets")

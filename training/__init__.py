@@ -2,12 +2,12 @@
 
 ``python -m training`` (``cli``) runs one subcommand a module, each with ``add_arguments`` and
 ``main``: the write-up's pipeline in ``commands`` (split, info, train, evaluate, export, all),
-``collect`` (capture), ``personalize`` (the guided session and personalisation), ``distill``,
-``landmarks`` and ``palmdetector`` (MediaPipe's networks to ncnn), ``handcmd``, ``handviews``,
-``edgereader`` and ``fusion`` (the landmark recogniser's head, its far / cut views, the edge
-reader and the default's rule, each measured leave one set out). Beneath them: ``data`` and
-``augment`` (photos and lists), ``models``, ``config`` and ``train`` (the recipe),
-``evaluate``, ``export``; ``handdata`` / ``handhead`` / ``handpersonal`` / ``edgepersonal``
-(landmarks, the head and their personal refits, numpy only) and ``capturereport``.
-Play time never imports this package.
+``collect`` (capture, a package), ``personalize`` (the guided session and personalisation, a
+package), ``distill``, and the landmark recogniser's in ``hand``: ``landmarks`` and ``palm``
+(MediaPipe's networks to ncnn), ``command`` (its head, leave one set out), ``views`` (far / cut
+/ blurred views), ``edge`` (the edge reader) and ``fusion`` (the default's rule). Beneath them:
+``data`` and ``augment`` (photos and lists), ``models``, ``config`` and ``train`` (the recipe
+and the one training loop), ``evaluate``, ``export``; ``hand.data`` / ``hand.head`` /
+``hand.personal`` / ``hand.edgepersonal`` (landmarks, the head and their personal refits, numpy
+only) and ``capturereport``. Play time never imports this package.
 """

@@ -68,23 +68,23 @@ SUBCOMMANDS = {
     "personalize": ("training.personalize", "fine-tune the model on your captures and install it"),
     "distill": ("training.distill", "train the small network from a pretrained teacher"),
     "landmarks": (
-        "training.landmarks",
+        "training.hand.landmarks",
         "fetch MediaPipe's hand-landmark networks and convert them to ncnn (checked)",
     ),
     "hand": (
-        "training.handcmd",
+        "training.hand.command",
         "fit the landmark recogniser's gesture head on every set (leave-one-set-out figures)",
     ),
     "views": (
-        "training.handviews",
+        "training.hand.views",
         "leave-one-set-out on far, cut-off and blurred views of each set (finding hands)",
     ),
     "edge": (
-        "training.edgereader",
+        "training.hand.edge",
         "fit the reader of hands no finder places (cut-off, blurred) and convert it to ncnn",
     ),
     "fusion": (
-        "training.fusion",
+        "training.hand.fusion",
         "choose when the default recogniser asks the CNN (leave-one-set-out figures)",
     ),
 }

@@ -42,7 +42,7 @@ from .preprocess import as_bgr
 
 log = logging.getLogger(__name__)
 
-#: No presence threshold is chosen below this (``training.handhead.MIN_THRESHOLD``): training
+#: No presence threshold is chosen below this (``training.hand.head.MIN_THRESHOLD``): training
 #: data reads the mirrored look wherever presence reaches it, as the recogniser would.
 MIRROR_MIN_PRESENCE = 0.5
 _RETRAIN = "run `python -m training landmarks` (the network) or `python -m training hand` (head)"

@@ -82,7 +82,7 @@ def fit_cnn(train: Sequence[Item], out_dir: Path, options: Options) -> dict:
 
 def fit_landmarks(train: Sequence[Item], out_dir: Path, options: Options) -> dict:
     """The landmark recogniser: refit its head on the captures' landmarks (seconds)."""
-    from training.handpersonal import SHIPPED_HAND, refit_landmarks
+    from training.hand.personal import SHIPPED_HAND, refit_landmarks
 
     return refit_landmarks(train, out_dir, options.seed, options.base_recogniser or SHIPPED_HAND)
 
@@ -95,7 +95,7 @@ def fit_fused(train: Sequence[Item], out_dir: Path, options: Options) -> dict:
     never saw the room off its walls; this one has); and with the fine-tuned CNN behind the
     base's rule. The first (in that order) that reads them best is written.
     ``options.base_recogniser`` is the fused model to start from (default: the shipped one)."""
-    from training.handpersonal import SHIPPED_DEFAULT, fused_part, refit_fused
+    from training.hand.personal import SHIPPED_DEFAULT, fused_part, refit_fused
     from vision.classifier import GestureClassifier
 
     base = options.base_recogniser or SHIPPED_DEFAULT

@@ -2,7 +2,7 @@
 
 The ``mediapipe`` wheel (a zip) carries ``hand_landmark_full.tflite`` and
 ``hand_landmark_lite.tflite``, and the palm detectors ``palm_detection_{full,lite}.tflite``
-(Apache-2.0; the detectors' conversion is ``training.palmdetector``). They are read out of it
+(Apache-2.0; the detectors' conversion is ``training.hand.palm``). They are read out of it
 without importing mediapipe (its protobuf<5 pin clashes with onnx), converted TFLite -> ONNX
 (``tflite2onnx``) -> ncnn (``pnnx``), and each ncnn model is checked against the ONNX one under
 onnxruntime (and against TFLite itself when ``ai-edge-litert`` is installed) on real photos:
@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from training import palmdetector
+from training.hand import palm as palmdetector
 from vision.errors import ModelError
 from vision.hand import INPUT_SIZE, LandmarkNet
 from vision.paths import ASSETS_DIR
 
-log = logging.getLogger("training.landmarks")
+log = logging.getLogger("training.hand.landmarks")
 
 MEDIAPIPE_VERSION = "0.10.21"
 VARIANTS = ("full", "lite")
@@ -285,6 +285,6 @@ def main(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    parser = argparse.ArgumentParser(prog="python -m training.landmarks")
+    parser = argparse.ArgumentParser(prog="python -m training.hand.landmarks")
     add_arguments(parser)
     sys.exit(main(parser.parse_args()))

@@ -13,11 +13,11 @@ import logging
 import sys
 from pathlib import Path
 
-from training import palmdetector
 from training.config import positive_int
-from training.handdata import AUGMENT_VERSION, Landmarks, set_landmarks
-from training.handhead import HeadConfig, leave_one_set_out, summarise, train_recipe
-from training.landmarks import BLOBS, HAND_DIR
+from training.hand import palm as palmdetector
+from training.hand.data import AUGMENT_VERSION, Landmarks, set_landmarks
+from training.hand.head import HeadConfig, leave_one_set_out, summarise, train_recipe
+from training.hand.landmarks import BLOBS, HAND_DIR
 from vision.errors import RPSError
 from vision.hand import SEARCH_VERSION
 from vision.labels import CLASS_ORDER

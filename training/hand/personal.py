@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.handdata import extract_items
-from training.handhead import NONE_INDEX, HeadConfig, choose_threshold, fit_head
+from training.hand.data import extract_items
+from training.hand.head import NONE_INDEX, HeadConfig, choose_threshold, fit_head
 from vision.errors import DatasetError
 from vision.handfeatures import GestureHead
 from vision.labels import CLASS_ORDER
@@ -95,7 +95,7 @@ def refit_landmarks(
             files = {k: _shipped(str(meta[part][k])) for k in ("param", "bin")}
             personal[part] = {**meta[part], **files}
     if "edge" in meta:  # its head learns this player's cut-off and blurred hands and rooms
-        from training.edgepersonal import refit_edge
+        from training.hand.edgepersonal import refit_edge
 
         personal["edge"] = refit_edge(train, personal["edge"], base, seed)
         details["edge"] = personal["edge"]["personalization"]

@@ -23,7 +23,7 @@ from vision.errors import ModelError
 from vision.palm import INPUT_SIZE, PalmDetector
 from vision.palm import VALUES_PER_ANCHOR as VALUES
 
-log = logging.getLogger("training.landmarks")
+log = logging.getLogger("training.hand.landmarks")
 
 VARIANTS = ("full", "lite")
 WHEEL_PATH = "mediapipe/modules/palm_detection/palm_detection_{}.tflite"
@@ -134,7 +134,7 @@ def convert(tflite: Path, work: Path) -> tuple[Path, Path, Path]:
 def check_parity(param: Path, binary: Path, onnx_path: Path, tflite: Path, images: list[Path]):
     """Largest box/keypoint (input px) and score-logit differences of ncnn against each
     reference, on the 192x192 pixels of real photos."""
-    from training.landmarks import photo_inputs, reference_runners
+    from training.hand.landmarks import photo_inputs, reference_runners
 
     detector = PalmDetector(param, binary, BLOBS, threads=1, exact=True)
     runners = reference_runners(onnx_path, tflite)

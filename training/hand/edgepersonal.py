@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from training.data import read_image
 from vision.edge import EdgeReader
 from vision.labels import CLASS_ORDER, Gesture
 
-from .data import read_image
-from .edgereader import head_metadata
-from .handviews import blur_view, cut_view
+from .edge import head_metadata
+from .views import blur_view, cut_view
 
 log = logging.getLogger(__name__)
 

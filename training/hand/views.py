@@ -34,10 +34,10 @@ import numpy as np
 from training import synth
 from training.config import positive_int
 from training.data import read_image
-from training.handcmd import TILE, add_data_argument, detector_metadata, load_sets
-from training.handdata import Landmarks
-from training.handhead import NONE_INDEX, HeadConfig, predict, train_recipe
-from training.landmarks import HAND_DIR
+from training.hand.command import TILE, add_data_argument, detector_metadata, load_sets
+from training.hand.data import Landmarks
+from training.hand.head import NONE_INDEX, HeadConfig, predict, train_recipe
+from training.hand.landmarks import HAND_DIR
 from vision.errors import RPSError
 
 log = logging.getLogger("training.views")

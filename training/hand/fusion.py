@@ -26,14 +26,14 @@ import numpy as np
 
 from training.config import positive_int
 from training.data import read_image
-from training.handcmd import add_data_argument, load_sets
-from training.handhead import NONE_INDEX, HeadConfig, held_out_fits, read_views, scores
+from training.hand.command import add_data_argument, load_sets
+from training.hand.head import NONE_INDEX, HeadConfig, held_out_fits, read_views, scores
 from vision.classifier import GestureClassifier
 from vision.errors import RPSError
 from vision.metadata import load_metadata
 from vision.paths import METADATA_NAME, SHIPPED_DEFAULT_DIR, atomic_write, atomic_write_text
 
-log = logging.getLogger("training.fusion")
+log = logging.getLogger("training.hand.fusion")
 
 #: Empty scenes read as ``none`` that a rule must keep (the recogniser's goal).
 NONE_GOAL = 0.98

@@ -7,7 +7,7 @@ tell such throws apart (``scripts/measure_edge_reader.py`` measured it leave one
 softmax head on them reads the box where the recogniser found nothing, and its throw counts when
 it is at least ``floor`` sure. This command builds it:
 
-1. far, cut and blurred views of every shared set (``training.handviews``, the same photos and
+1. far, cut and blurred views of every shared set (``training.hand.views``, the same photos and
    seeds as ``python -m training views``) and empty scenes;
 2. the trunk's pooled features of each (onnxruntime: torch's depthwise convolutions are slow);
 3. the head: features standardised, their first principal directions whitened, class-weighted
@@ -32,15 +32,15 @@ from pathlib import Path
 
 import numpy as np
 
+from training.data import read_image
 from vision.errors import RPSError
 from vision.labels import CLASS_ORDER
 from vision.paths import atomic_write_text
 from vision.preprocess import Preprocessing
 
-from .data import read_image
-from .handhead import NONE_INDEX
-from .handviews import VIEW_KINDS, make_view, sample, scene_files
+from .head import NONE_INDEX
 from .landmarks import HAND_DIR
+from .views import VIEW_KINDS, make_view, sample, scene_files
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def make_jobs(
     by_set: dict, per_set: int, seed: int, empties: dict[str, int]
 ) -> tuple[list, list, list]:
     """``(path, kind, seed)`` jobs with each one's set and label: ``per_set`` photos of each set
-    (``training.handviews.sample``) in every view kind, then ``empties[part]`` empty scenes."""
+    (``training.hand.views.sample``) in every view kind, then ``empties[part]`` empty scenes."""
     jobs, sets, labels = [], [], []
     for name, marks in by_set.items():
         picks = sample(marks, per_set, seed)
@@ -155,7 +155,7 @@ def trunk_module():
     pooled: ``x -> (n, 1280)``."""
     import torch
 
-    from .distill import load_teacher, teacher_trunk
+    from training.distill import load_teacher, teacher_trunk
 
     t = load_teacher().eval()
 
@@ -313,7 +313,7 @@ def edge_metadata(param: str, binary: str, head: dict, floor: float, **extra) ->
 
 
 def build(args: argparse.Namespace) -> dict:
-    from .handcmd import DEFAULT_SETS, load_sets
+    from .command import DEFAULT_SETS, load_sets
 
     by_set = load_sets([args.data / s for s in DEFAULT_SETS], "full", args.cache, 3, args.workers)
     empties = {"empty": args.empties}

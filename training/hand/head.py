@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from training.handdata import Landmarks
+from training.hand.data import Landmarks
 from vision.handfeatures import GestureHead, embedding_basis, head_inputs
 from vision.handrecogniser import MIRROR_MIN_PRESENCE
 from vision.labels import CLASS_ORDER, Gesture
@@ -39,7 +39,7 @@ class HeadConfig:
     besides the landmark features (0: none). Leave-one-set-out mean / worst set: 0: 0.9290 /
     0.799, 4: 0.9297 / 0.799, 8: 0.9299 / 0.799, 16: 0.9310 / 0.798, 32: 0.9313 / 0.791 (more
     directions read roboflow-hands and finger-counting better and rps-sxsw's strangers worse);
-    8: the best worst set, then the best mean (as ``training.fusion`` ranks its rules). Chosen
+    8: the best worst set, then the best mean (as ``training.hand.fusion`` ranks its rules). Chosen
     inside each fold on its six training sets instead (by mean), the held-out figures are
     0.9295 / 0.799."""
 
