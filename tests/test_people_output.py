@@ -38,7 +38,7 @@ def test_training_draws_no_progress_bar_into_a_log(capsys):
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from training.train import train_one_epoch
+    from training.loop import train_one_epoch
 
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
     data = TensorDataset(torch.rand(8, 3, 8, 8), torch.tensor([0, 1, 2, 3] * 2))

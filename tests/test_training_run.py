@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 import torch
 
+from training.checkpoint import load_checkpoint
 from training.cli import main
 from training.config import TrainConfig
 from training.data import UNLABELLED, load_split
 from training.export import export_checkpoint
-from training.train import load_checkpoint, train
+from training.train import train
 from vision.classifier import GestureClassifier
 from vision.errors import ConfigError, ModelError
 from vision.paths import METADATA_NAME

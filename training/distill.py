@@ -213,7 +213,7 @@ def train_teacher(t, feats: np.ndarray, labels: np.ndarray, cfg: DistillConfig) 
     import torch
     import torch.nn.functional as F
 
-    from training.train import train_one_epoch
+    from training.loop import train_one_epoch
 
     params = [p for b in t._blocks[cfg.teacher_frozen :] for p in b.parameters()]
     params += [*t._conv_head.parameters(), *t._bn1.parameters(), *t._fc.parameters()]
@@ -309,8 +309,9 @@ def student_loss(logits, _images, labels, cfg):
 def train_student(views, labels, soft, cfg: DistillConfig, out: Path, evaluate_fn):
     import torch
 
+    from training.checkpoint import save_checkpoint
+    from training.loop import train_one_epoch
     from training.models import build_model
-    from training.train import save_checkpoint, train_one_epoch
 
     torch.manual_seed(cfg.seed)
     model = build_model("liteconv")
@@ -373,7 +374,7 @@ def accuracy(predict, items_images, labels) -> float:
 def run(cfg: DistillConfig) -> dict:
     import torch
 
-    from training.train import save_checkpoint
+    from training.checkpoint import save_checkpoint
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -553,8 +554,8 @@ def export_shipped(checkpoint: Path, out_dir: Path, cfg: DistillConfig, result: 
     """
     import torch
 
+    from training.checkpoint import save_checkpoint
     from training.export import compact_state_dict, export_checkpoint
-    from training.train import save_checkpoint
 
     tests = [dataset_split(root, cfg.seed)[1] for root in cfg.datasets]
     probe = [path for items in tests for path, _ in items[:: max(1, len(items) // 32)]]

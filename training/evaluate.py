@@ -191,7 +191,7 @@ class CheckpointPredictor:
     """``probs(images)`` of a training checkpoint, run with PyTorch on the CPU."""
 
     def __init__(self, checkpoint: str | Path):
-        from training.train import load_checkpoint, model_from_checkpoint
+        from training.checkpoint import load_checkpoint, model_from_checkpoint
 
         self.checkpoint = load_checkpoint(checkpoint)
         self.model, self.spec = model_from_checkpoint(self.checkpoint)

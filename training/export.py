@@ -181,8 +181,9 @@ def export_checkpoint(
     after ncnn and PyTorch agreed on every test image (top-1, probabilities within ``tol``);
     otherwise ``ModelError`` is raised and ``out_dir`` is left as it was. Returns the metadata path.
     """
+    from training.checkpoint import load_checkpoint, model_from_checkpoint
     from training.models import count_macs, count_params
-    from training.train import empty_class_warnings, load_checkpoint, model_from_checkpoint
+    from training.train import empty_class_warnings
 
     ckpt = load_checkpoint(checkpoint_path)
     model, spec = model_from_checkpoint(ckpt)

@@ -1,4 +1,5 @@
-"""Training: ``train(config, train_items, test_items) -> TrainResult``.
+"""Training: ``train(config, train_items, test_items) -> TrainResult`` (the loop itself is
+``training.loop``, the checkpoints ``training.checkpoint``).
 
 One checkpoint per epoch (``last.pt``, and ``best.pt`` when test accuracy improved), written to a
 temporary file and moved into place, so a killed run loses at most the epoch in progress and never
@@ -14,17 +15,24 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from training.augment import Augmenter
+from training.checkpoint import (
+    BEST,
+    CHECKPOINT_FORMAT,
+    LAST,
+    load_checkpoint,
+    load_init_weights,
+    save_checkpoint,
+)
 from training.config import TrainConfig
 from training.data import (
     UNLABELLED,
@@ -34,30 +42,19 @@ from training.data import (
     drop_unreadable,
     label_counts,
 )
+from training.loop import LossFn, evaluate, train_one_epoch
 from training.models import build_model
-from vision.errors import ConfigError, ModelError
+from vision.errors import ConfigError
 from vision.labels import CLASS_ORDER
-from vision.paths import atomic_write, atomic_write_text
+from vision.paths import atomic_write_text
 from vision.preprocess import Preprocessing
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "rps-robot-checkpoint/1"
-LAST, BEST = "last.pt", "best.pt"
 HISTORY_JSON, HISTORY_CSV = "history.json", "history.csv"
 
-#: ``loss_fn(logits, images, labels) -> scalar``: replaces cross-entropy (e.g. distillation).
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
-__all__ = [
-    "TrainConfig",
-    "TrainResult",
-    "evaluate",
-    "load_checkpoint",
-    "model_from_checkpoint",
-    "train",
-    "train_one_epoch",
-]
+__all__ = ["TrainConfig", "TrainResult", "empty_class_warnings", "train"]
 
 
 @dataclass
@@ -118,149 +115,6 @@ def _worker_init(_worker_id: int) -> None:
 
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-
-
-# --- checkpoints -------------------------------------------------------------------------------
-
-
-def save_checkpoint(state: dict, path: str | Path) -> Path:
-    """Write to a temporary file beside ``path`` and move it into place (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, lambda tmp: torch.save(state, tmp))
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """A checkpoint dict, loaded with ``weights_only=True``; ``ModelError`` if it is not one."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"checkpoint {path} does not exist")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises several types for a broken file
-        raise ModelError(f"{path} is not a readable checkpoint: {exc}") from exc
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "model_name" not in ckpt:
-        raise ModelError(
-            f"{path} is not a training checkpoint (python -m training train writes one)"
-        )
-    return ckpt
-
-
-def model_from_checkpoint(ckpt: dict | str | Path) -> tuple[nn.Module, Preprocessing]:
-    """The network (CPU, eval mode) and its preprocessing, from a checkpoint dict or path."""
-    if not isinstance(ckpt, dict):
-        ckpt = load_checkpoint(ckpt)
-    dropout = float(ckpt.get("config", {}).get("dropout", 0.0))
-    model = build_model(ckpt["model_name"], num_classes=len(CLASS_ORDER), dropout=dropout)
-    model.load_state_dict(ckpt["model"])
-    return model.eval(), Preprocessing.from_metadata(ckpt["preprocessing"])
-
-
-def _load_init_weights(model: nn.Module, path: str | Path) -> None:
-    state = load_checkpoint(path)["model"]
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ConfigError(f"--init-from {path} does not fit this model: {exc}") from exc
-    log.info("initialised weights from %s", path)
-
-
-# --- one epoch ---------------------------------------------------------------------------------
-
-
-def train_one_epoch(
-    model: nn.Module,
-    batches: Iterable,
-    optimizer: torch.optim.Optimizer,
-    device: torch.device,
-    loss_fn: LossFn,
-    *,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-    frozen: Sequence[nn.Module] = (),
-    desc: str = "train",
-    progress: bool = True,
-    bar=None,
-    on_step: Callable[[int, int, float, float], object] | None = None,
-) -> dict:
-    """One pass of SGD steps over ``batches``; returns the mean loss and accuracy on the labelled
-    samples. Every recipe trains through it: ``train`` (a ``DataLoader``, the scheduler stepped
-    per epoch by the caller), personalisation's fine-tuning and distillation's student.
-
-    ``batches`` yields ``(images, labels, ...)``; ``labels`` is a tensor of class indices
-    (``UNLABELLED`` ones are not counted in the accuracy) or whatever ``loss_fn(logits, images,
-    labels)`` reads (distillation's soft targets and mixup: the accuracy is then nan).
-    ``scheduler`` steps after every batch (per-step schedules); ``frozen`` modules stay in eval
-    mode (their BatchNorm statistics too). Progress: its own bar over ``batches`` (``desc``,
-    shown on a terminal when ``progress``), or a caller's ``bar`` advanced one a step;
-    ``on_step(step, seen, mean_loss, loss)`` after every step.
-    """
-    from tqdm import tqdm
-
-    model.train()
-    for module in frozen:
-        module.eval()
-    total_loss, seen, correct, labelled = 0.0, 0, 0, 0
-    own_bar = bar is None
-    if own_bar:  # on a terminal only: in a log or a pipe its redraws are noise (disable=None)
-        off = None if progress else True
-        bar = tqdm(batches, desc=desc, leave=False, disable=off, unit="batch")
-    for step, batch in enumerate(bar if own_bar else batches):
-        images, labels = batch[0].to(device, non_blocking=True), _to_device(batch[1], device)
-        logits = model(images)
-        loss = loss_fn(logits, images, labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        n, step_loss = images.shape[0], float(loss.detach())
-        total_loss += step_loss * n
-        seen += n
-        if isinstance(labels, torch.Tensor):
-            mask = labels != UNLABELLED
-            labelled += int(mask.sum())
-            correct += int((logits.detach().argmax(1)[mask] == labels[mask]).sum())
-        if own_bar:
-            bar.set_postfix(loss=f"{total_loss / seen:.4f}")
-        else:
-            bar.update(1)
-        if on_step is not None:
-            on_step(step, seen, total_loss / seen, step_loss)
-    return {
-        "loss": total_loss / max(seen, 1),
-        "acc": correct / labelled if labelled else float("nan"),
-    }
-
-
-def _to_device(labels, device: torch.device):
-    """Labels, or a tuple holding tensors (distillation's targets), on ``device``."""
-    if isinstance(labels, torch.Tensor):
-        return labels.to(device)
-    if isinstance(labels, tuple):
-        return tuple(_to_device(v, device) for v in labels)
-    return labels
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, loader: DataLoader, device: torch.device) -> dict:
-    """Loss, accuracy, softmax probabilities and labels over ``loader``."""
-    model.eval()
-    probs, labels, total_loss = [], [], 0.0
-    for batch in loader:
-        x, y = batch[0].to(device), batch[1].to(device)
-        logits = model(x)
-        total_loss += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
-        probs.append(torch.softmax(logits.float(), 1).cpu())
-        labels.append(y.cpu())
-    if not probs:
-        return {"loss": float("nan"), "acc": float("nan"), "probs": np.zeros((0, 4)), "labels": []}
-    p, y = torch.cat(probs).numpy(), torch.cat(labels).numpy()
-    return {
-        "loss": total_loss / len(y),
-        "acc": float((p.argmax(1) == y).mean()),
-        "probs": p,
-        "labels": y,
-    }
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -340,66 +194,24 @@ def train(
     architecture must still be ``config.model``). ``data_info`` is stored in the checkpoints.
     """
     d = dist_from_env()
-    own_group = d.enabled and not dist.is_initialized()
-    if own_group:
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    device = resolve_device(config.device, d.local_rank)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    out = Path(config.out)
-    if d.main:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"cannot create the output folder {out}: {exc}") from exc
+    own_group, device, out = _start(config, d)
     spec = Preprocessing(input_size=config.input_size, resize=config.resize)
 
-    train_items = drop_unreadable(list(train_items)) + list(extra_train_items or [])
-    test_items = drop_unreadable(list(test_items))
-    if not train_items:
-        raise ConfigError("no training images: check the dataset and its train list")
-    counts = label_counts(train_items)
-    log.info("training on %d images (%s), testing on %d", len(train_items), counts_text(counts),
-             len(test_items))  # fmt: skip
-    for warning in empty_class_warnings(counts):
-        log.warning("warning: %s", warning)
-    augment = Augmenter(spec, config.augment, config.background_p)
-    train_set = GestureDataset(train_items, spec, augment, seed=config.seed)
-    test_loader = None
-    if test_items and d.main:
-        test_set = GestureDataset(test_items, spec, cache=True)
-        test_loader = DataLoader(test_set, batch_size=config.batch_size * 2)
-
+    train_set, test_loader, counts = _datasets(
+        config, spec, train_items, test_items, extra_train_items, d.main
+    )
     torch.manual_seed(config.seed)
     net = model if model is not None else build_model(config.model, dropout=config.dropout)
     if config.init_from and not config.resume:
-        _load_init_weights(net, config.init_from)
+        load_init_weights(net, config.init_from)
     net.to(device)
-    optimizer = torch.optim.SGD(
-        net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, list(config.milestones), config.gamma
-    )
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, ignore_index=UNLABELLED)
-    loss_fn = loss_fn or (lambda logits, _images, labels: criterion(logits, labels))
+    optimizer, scheduler, loss_fn = _recipe_parts(net, config, loss_fn)
 
     start, best_acc, best_epoch, history = 0, None, None, []
     if config.resume:
-        path = _resume_path(config)
-        ckpt = load_checkpoint(path, map_location=device)
-        name, size = ckpt["model_name"], list(ckpt["input_size"])
-        if name != config.model or size != list(spec.input_size):
-            raise ConfigError(
-                f"{path} was trained as {name} at {size}: resume with "
-                f"--model {name} --input-size {size[0]} {size[1]}"
-            )
-        net.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        start, best_acc, best_epoch = ckpt["epoch"], ckpt["best_acc"], ckpt["best_epoch"]
-        history = list(ckpt.get("history", []))
-        log.info("resuming %s after epoch %d", path, start)
+        start, best_acc, best_epoch, history = _resume(
+            config, spec, net, optimizer, scheduler, device
+        )
     ddp = (
         nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None
@@ -430,29 +242,12 @@ def train(
             continue
         test = evaluate(net, test_loader, device) if test_loader else None
         test_acc = test["acc"] if test else None
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": round(stats["loss"], 6),
-            "train_acc": round(stats["acc"], 6),
-            "lr": lr,
-            "test_loss": round(test["loss"], 6) if test else None,
-            "test_acc": round(test_acc, 6) if test else None,
-            "seconds": round(time.monotonic() - t0, 2),
-        }
+        row = _epoch_row(epoch, stats, lr, test, time.monotonic() - t0)
         history.append(row)
         improved = test_acc is None or best_acc is None or test_acc > best_acc
         if improved:
             best_acc, best_epoch = test_acc, epoch + 1
-        log.info(
-            "epoch %d/%d  loss %.4f  train acc %.3f  lr %.2g  test acc %s  (%.0f s)",
-            epoch + 1,
-            config.epochs,
-            stats["loss"],
-            stats["acc"],
-            lr,
-            "-" if test_acc is None else f"{test_acc:.4f}",
-            row["seconds"],
-        )
+        _log_epoch(row, config.epochs, stats, test_acc)
         state = {
             "format": CHECKPOINT_FORMAT,
             "model": net.state_dict(),
@@ -462,11 +257,7 @@ def train(
             "best_acc": best_acc,
             "best_epoch": best_epoch,
             "test_acc": test_acc,
-            "config": config.to_dict(),
-            "model_name": config.model,
-            "input_size": list(spec.input_size),
-            "preprocessing": spec.to_metadata(),
-            "classes": [g.value for g in CLASS_ORDER],
+            **_recipe(config, spec),
             "history": history,
             "data": data_info,
             "train_counts": counts,
@@ -480,3 +271,109 @@ def train(
     if own_group:
         dist.destroy_process_group()
     return TrainResult(net.cpu().eval(), out, best_acc, best_epoch, history)
+
+
+def _start(config: TrainConfig, d: Dist) -> tuple[bool, torch.device, Path]:
+    """The process group (when this process starts one under torchrun), the device, and the
+    output folder (made by rank 0)."""
+    own_group = d.enabled and not dist.is_initialized()
+    if own_group:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    device = resolve_device(config.device, d.local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    out = Path(config.out)
+    if d.main:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the output folder {out}: {exc}") from exc
+    return own_group, device, out
+
+
+def _recipe_parts(net: nn.Module, config: TrainConfig, loss_fn: LossFn | None):
+    """The write-up's SGD with momentum, its multistep schedule, and the loss (cross-entropy
+    with label smoothing that skips ``UNLABELLED``, unless ``loss_fn`` replaces it)."""
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, list(config.milestones), config.gamma
+    )
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing, ignore_index=UNLABELLED)
+    return (
+        optimizer,
+        scheduler,
+        loss_fn or (lambda logits, _images, labels: criterion(logits, labels)),
+    )
+
+
+def _epoch_row(epoch: int, stats: dict, lr: float, test: dict | None, seconds: float) -> dict:
+    """An epoch's line of the history (``history.json`` / ``.csv``)."""
+    return {
+        "epoch": epoch + 1,
+        "train_loss": round(stats["loss"], 6),
+        "train_acc": round(stats["acc"], 6),
+        "lr": lr,
+        "test_loss": round(test["loss"], 6) if test else None,
+        "test_acc": round(test["acc"], 6) if test else None,
+        "seconds": round(seconds, 2),
+    }
+
+
+def _datasets(config, spec, train_items, test_items, extra_train_items, main: bool):
+    """The training set (augmented), the test loader (rank 0 only) and the class counts; the
+    unreadable images dropped with a warning, empty classes warned about."""
+    train_items = drop_unreadable(list(train_items)) + list(extra_train_items or [])
+    test_items = drop_unreadable(list(test_items))
+    if not train_items:
+        raise ConfigError("no training images: check the dataset and its train list")
+    counts = label_counts(train_items)
+    log.info("training on %d images (%s), testing on %d", len(train_items), counts_text(counts),
+             len(test_items))  # fmt: skip
+    for warning in empty_class_warnings(counts):
+        log.warning("warning: %s", warning)
+    augment = Augmenter(spec, config.augment, config.background_p)
+    train_set = GestureDataset(train_items, spec, augment, seed=config.seed)
+    test_loader = None
+    if test_items and main:
+        test_set = GestureDataset(test_items, spec, cache=True)
+        test_loader = DataLoader(test_set, batch_size=config.batch_size * 2)
+    return train_set, test_loader, counts
+
+
+def _resume(config, spec, net, optimizer, scheduler, device) -> tuple[int, float, int, list]:
+    """Load ``--resume``'s checkpoint into the network, optimizer and scheduler; returns the
+    epoch it ended, the best accuracy and its epoch, and the history."""
+    path = _resume_path(config)
+    ckpt = load_checkpoint(path, map_location=device)
+    name, size = ckpt["model_name"], list(ckpt["input_size"])
+    if name != config.model or size != list(spec.input_size):
+        raise ConfigError(
+            f"{path} was trained as {name} at {size}: resume with "
+            f"--model {name} --input-size {size[0]} {size[1]}"
+        )
+    net.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    log.info("resuming %s after epoch %d", path, ckpt["epoch"])
+    return ckpt["epoch"], ckpt["best_acc"], ckpt["best_epoch"], list(ckpt.get("history", []))
+
+
+def _recipe(config: TrainConfig, spec: Preprocessing) -> dict:
+    """What a checkpoint records of how its network was built and fed."""
+    return {
+        "config": config.to_dict(),
+        "model_name": config.model,
+        "input_size": list(spec.input_size),
+        "preprocessing": spec.to_metadata(),
+        "classes": [g.value for g in CLASS_ORDER],
+    }
+
+
+def _log_epoch(row: dict, epochs: int, stats: dict, test_acc: float | None) -> None:
+    log.info(
+        "epoch %d/%d  loss %.4f  train acc %.3f  lr %.2g  test acc %s  (%.0f s)",
+        row["epoch"], epochs, stats["loss"], stats["acc"], row["lr"],
+        "-" if test_acc is None else f"{test_acc:.4f}", row["seconds"],
+    )  # fmt: skip

@@ -118,7 +118,7 @@ def fine_tune(
     from tqdm import tqdm
 
     from training.augment import Augmenter
-    from training.train import train_one_epoch
+    from training.loop import train_one_epoch
 
     augmenter = Augmenter(spec, augment) if augment != "none" else None
     dataset = datasets.GestureDataset(
