@@ -7,7 +7,7 @@ package), ``distill``, and the landmark recogniser's in ``hand``: ``landmarks`` 
 (MediaPipe's networks to ncnn), ``command`` (its head, leave one set out), ``views`` (far / cut
 / blurred views), ``edge`` (the edge reader) and ``fusion`` (the default's rule). Beneath them:
 ``data`` and ``augment`` (photos and lists), ``models``, ``config`` and ``train`` (the recipe),
-``loop`` (the one training loop), ``checkpoint``, ``evaluate``, ``export``; ``hand.data`` / ``hand.head`` /
-``hand.personal`` / ``hand.edgepersonal`` (landmarks, the head and their personal refits, numpy
-only) and ``capturereport``. Play time never imports this package.
+``loop`` (the one training loop), ``checkpoint``, ``evaluate``, ``export``; ``hand.data``,
+``hand.head``, ``hand.personal`` and ``hand.edgepersonal`` (landmarks, the head and their
+personal refits, numpy only) and ``capturereport``. Play time never imports this package.
 """
