@@ -102,6 +102,46 @@ def _load_average() -> float | None:
         return None
 
 
+def measure(
+    jobs: dict[str, Callable[[], object]],
+    iterations: int,
+    warmup: int,
+    counter: Callable[[], int] | None = None,
+) -> tuple[dict[str, Timing], dict[str, int]]:
+    """Each job ``warmup`` times, then ``iterations`` rounds of all of them, interleaved in a
+    fresh random order each round (rotating would always run one job right after shufflenet has
+    flushed the caches), so background load hits every job alike. Returns each job's ``Timing``
+    and, with ``counter`` (read before and after every run), what the job's runs added to it."""
+    for _ in range(warmup):
+        for job in jobs.values():
+            job()
+    samples: dict[str, list[float]] = {name: [] for name in jobs}
+    added = dict.fromkeys(jobs, 0)
+    order = np.random.default_rng(0)
+    clock = time.perf_counter
+    for _ in range(iterations):
+        for name in order.permutation(list(jobs)):
+            before = counter() if counter is not None else 0
+            start = clock()
+            jobs[name]()
+            samples[name].append(clock() - start)
+            if counter is not None:
+                added[name] += counter() - before
+    return {name: Timing.of(values) for name, values in samples.items()}, added
+
+
+def projections(anchors: Path, project: Callable[[float], dict]) -> dict:
+    """``project(published ms)`` for each board and thread count ncnn publishes shufflenet_v2
+    figures for (the anchors' README); empty without them."""
+    readme = anchors / "README.md"
+    figures = published_figures(readme) if readme.is_file() else {}
+    return {
+        f"{board} {n}t": project(published)
+        for board, by_threads in figures.items()
+        for n, published in sorted(by_threads.items())
+    }
+
+
 def _test_frame(size=(480, 640), photo_dir: str = "rps-cv/rock") -> np.ndarray:
     """A real photo at 640x480 when the shared datasets are there, else a synthetic scene."""
     import cv2
@@ -134,6 +174,8 @@ def run_bench(
         raise ConfigError(f"no {ANCHOR_MODEL} under {anchors}: pass --anchors PATH/TO/anchors")
     classifier = GestureClassifier(model, threads=threads)
     if classifier.kind != "cnn":
+        from .handbench import run_hand_bench
+
         return run_hand_bench(classifier, param, anchors, threads, iterations, warmup)
     frame = _test_frame()
     stream = GestureStream(MemorySource([frame], loop=True), classifier)
@@ -147,22 +189,8 @@ def run_bench(
         "b": anchor,
         "c": stream.step,
     }
-    for _ in range(warmup):
-        for job in jobs.values():
-            job()
-    samples: dict[str, list[float]] = {name: [] for name in jobs}
-    names = list(jobs)
-    order = np.random.default_rng(0)
-    clock = time.perf_counter
-    for _ in range(iterations):
-        # a fresh random order each round: rotating would always run one job right after
-        # shufflenet has flushed the caches
-        for name in order.permutation(names):
-            start = clock()
-            jobs[name]()
-            samples[name].append(clock() - start)
+    timings, _ = measure(jobs, iterations, warmup)
     stream.stop()
-    timings = {name: Timing.of(values) for name, values in samples.items()}
     a, b, c = (timings[k].median_ms for k in ("a", "b", "c"))
     result = {
         "threads": threads,
@@ -183,238 +211,22 @@ def run_bench(
         },
         "projections": {},
     }
-    readme = anchors / "README.md"
-    figures = published_figures(readme) if readme.is_file() else {}
-    for board, by_threads in figures.items():
-        for n, published in sorted(by_threads.items()):
-            model_ms, path_ms = a / b * published, c / b * published
-            result["projections"][f"{board} {n}t"] = {
-                "model_ms": model_ms,
-                "model_fps": 1e3 / model_ms,
-                "path_ms": path_ms,
-                "path_fps": 1e3 / path_ms,
-            }
-    return result
-
-
-#: Cost goals, in shufflenet_v2 (b) units at one thread, for recognisers that place hands.
-HAND_GOALS = {
-    "landmarks": {"still": 7.0, "frame": 2.2, "found_frame": 4.0, "empty_frame": 3.0},
-    "fused": {"still": 7.0, "frame": 2.2, "found_frame": 4.0, "empty_frame": 3.0},
-}
-
-
-def _hand_frame() -> np.ndarray:
-    """A 640x480 frame whose centred box holds a real hand (best-of-one's first rock)."""
-    import cv2
-
-    photo = _test_frame((480, 480), "best-of-one/rock")
-    frame = np.zeros((480, 640, 3), np.uint8)
-    frame[:, 80:560] = cv2.resize(photo, (480, 480))
-    return frame
-
-
-def _far_hand_frame() -> np.ndarray:
-    """A 640x480 frame whose box holds best-of-one's wall with a small hand (a third of the
-    box's side) in its top left corner: the box pass misses it, the palm detector finds it."""
-    import cv2
-
-    frame = np.zeros((480, 640, 3), np.uint8)
-    frame[:, 80:560] = _test_frame((480, 480), "best-of-one/none")
-    frame[16:176, 96:256] = cv2.resize(_test_frame((480, 480), "best-of-one/rock"), (160, 160))
-    return frame
-
-
-def run_hand_bench(classifier, param: Path, anchors: Path, threads: int, iterations, warmup):
-    """A recogniser that places hands: a still box (all its passes), a frame of the tracking
-    stream, one pass of each landmark network, beside shufflenet_v2, interleaved."""
-    from .hand import INPUT_SIZE, LandmarkNet
-    from .metadata import resolve_asset
-    from .sources import MemorySource
-    from .stream import GestureStream
-
-    recogniser = classifier.recogniser
-    landmarks = getattr(recogniser, "landmarks", recogniser)
-    frame = _hand_frame()
-    stream = GestureStream(MemorySource([frame], loop=True), classifier)
-    x, y, w, h = stream.roi_rect(frame.shape)
-    roi = np.ascontiguousarray(frame[y : y + h, x : x + w])
-    crop = np.ascontiguousarray(roi[::2, ::2][:INPUT_SIZE, :INPUT_SIZE])
-    anchor = AnchorNet(param, threads)
-    # an empty box in the stream (a second recogniser: its tracking state is its own)
-    from .classifier import GestureClassifier
-
-    empty = np.zeros_like(frame)
-    empty[:, 80:560] = _test_frame((480, 480), "best-of-one/none")
-    empty_stream = GestureStream(
-        MemorySource([empty], loop=True), GestureClassifier(classifier.folder, threads=threads)
-    )
-    empty_roi = np.ascontiguousarray(empty[y : y + h, x : x + w])
-    # a frame that finds a lost hand: tracking forgotten before each read of a small far hand
-    finder = GestureClassifier(classifier.folder, threads=threads)
-    far_roi = np.ascontiguousarray(_far_hand_frame()[y : y + h, x : x + w])
-
-    def found_frame():
-        finder.reset_tracking()
-        return finder.track(far_roi)
-
-    jobs: dict[str, Callable[[], object]] = {
-        "still": lambda: classifier(roi),
-        "still_empty": lambda: classifier(empty_roi),
-        "frame": stream.step,
-        "empty_frame": empty_stream.step,
-        "found_frame": found_frame,
-        "b": anchor,
-        "b_bf16": AnchorNet(param, threads, bf16=True),
-    }
-    detector = getattr(landmarks, "detector", None)
-    if detector is not None:
-        from .palm import INPUT_SIZE as PALM_SIZE
-        from .palm import PalmDetector
-
-        palm_pixels = np.ascontiguousarray(roi[:PALM_SIZE, :PALM_SIZE])
-        for variant in ("full", "lite"):
-            files = [
-                resolve_asset(f"shipped:hand/palm_detection_{variant}.ncnn.{e}", Path())
-                for e in ("param", "bin")
-            ]
-            if all(f.is_file() for f in files):
-                palm_net = PalmDetector(
-                    *files, landmarks.metadata["detector"]["blobs"], threads=threads
-                )
-                jobs[f"palm_{variant}"] = (lambda n: lambda: n.raw(palm_pixels))(palm_net)
-    edge = getattr(landmarks, "edge", None)
-    if edge is not None:  # the reader of boxes no finder places a hand in
-        jobs["edge"] = lambda: edge.probs(roi)
-    nets = {}
-    for variant in ("full", "lite"):
-        files = [resolve_asset(f"shipped:hand/hand_landmark_{variant}.ncnn.{e}", Path()) for e in
-                 ("param", "bin")]  # fmt: skip
-        if all(f.is_file() for f in files):
-            nets[variant] = LandmarkNet(*files, landmarks.net.blobs, threads=threads)
-            jobs[f"pass_{variant}"] = (lambda n: lambda: n.run_pixels(crop))(nets[variant])
-    for _ in range(warmup):
-        for job in jobs.values():
-            job()
-    samples: dict[str, list[float]] = {name: [] for name in jobs}
-    passes = {"still": 0, "still_empty": 0, "frame": 0}
-    order = np.random.default_rng(0)
-    clock = time.perf_counter
-    for _ in range(iterations):
-        for name in order.permutation(list(jobs)):
-            before = landmarks.passes
-            start = clock()
-            jobs[name]()
-            samples[name].append(clock() - start)
-            if name in passes:
-                passes[name] += landmarks.passes - before
-    stream.stop()
-    empty_stream.stop()
-    found = finder(far_roi)
-    timings = {name: Timing.of(values) for name, values in samples.items()}
-    b = timings["b"].median_ms
-    ratios = {k: t.median_ms / b for k, t in timings.items() if k != "b"}
-    # an empty stream frame's mean: the edge reader reads one lost frame in ``every``
-    ratios["empty_frame_mean"] = timings["empty_frame"].mean_ms / b
-    # the same frame against shufflenet_v2 stored as the landmark networks are (bf16)
-    like_for_like = {
-        k: timings[k].median_ms / timings["b_bf16"].median_ms for k in ("still", "frame")
-    }
-    kind = classifier.kind
-    goals = HAND_GOALS.get(kind, HAND_GOALS["landmarks"])
-    probe = classifier(roi)
-    result = {
-        "kind": kind,
-        "threads": threads,
-        "iterations": iterations,
-        "model": str(classifier.folder),
-        "anchor": str(param),
-        "reads": f"{probe.label.value} {probe.confidence:.2f}",
-        "far_reads": f"{found.label.value} {found.confidence:.2f}",
-        "passes": {k: v / iterations for k, v in passes.items()},
-        "timings_ms": {
-            k: {"median": t.median_ms, "p90": t.p90_ms, "min": t.min_ms, "mean": t.mean_ms}
-            for k, t in timings.items()
+    result["projections"] = projections(
+        anchors,
+        lambda published: {
+            "model_ms": a / b * published,
+            "model_fps": 1e3 / (a / b * published),
+            "path_ms": c / b * published,
+            "path_fps": 1e3 / (c / b * published),
         },
-        "ratios": ratios,
-        "ratios_bf16_anchor": like_for_like,
-        "load_average": _load_average(),
-        "goals": {f"{k}<={v}": ratios[k] <= v for k, v in goals.items()},
-        "projections": {},
-    }
-    readme = anchors / "README.md"
-    figures = published_figures(readme) if readme.is_file() else {}
-    for board, by_threads in figures.items():
-        for n, published in sorted(by_threads.items()):
-            result["projections"][f"{board} {n}t"] = {
-                k: {"ms": r * published, "fps": 1e3 / (r * published)}
-                for k, r in ratios.items()
-                if k in ("still", "still_empty", "frame", "empty_frame", "found_frame")
-            }
-    return result
-
-
-def format_hand_report(result: dict) -> str:
-    t = result["timings_ms"]
-    lines = [
-        f"{result['kind']} recogniser {result['model']}, {result['threads']} thread(s), "
-        f"{result['iterations']} interleaved rounds; the test box reads {result['reads']}, "
-        f"the far hand's box {result['far_reads']}",
-        f"{'':34} {'median ms':>10} {'p90 ms':>8} {'min ms':>8} {'x (b)':>7}",
-    ]
-    labels = {
-        "still": "still box (every pass it takes)",
-        "still_empty": "still box, empty",
-        "frame": "stream frame (tracking on)",
-        "empty_frame": "stream frame, empty box",
-        "found_frame": "stream frame finding a lost far hand",
-        "pass_full": "one pass, hand_landmark_full",
-        "pass_lite": "one pass, hand_landmark_lite",
-        "palm_full": "one pass, palm_detection_full",
-        "palm_lite": "one pass, palm_detection_lite",
-        "edge": "one pass, edge reader",
-        "b": "(b) ncnn shufflenet_v2",
-        "b_bf16": "    shufflenet_v2, bf16 storage",
-    }
-    for key, label in labels.items():
-        if key in t:
-            row = t[key]
-            ratio = result["ratios"].get(key, 1.0)
-            lines.append(
-                f"{label:34} {row['median']:10.3f} {row['p90']:8.3f} {row['min']:8.3f} {ratio:7.2f}"
-            )
-    lines.append(
-        f"landmark passes: {result['passes']['still']:.2f} per still box, "
-        f"{result['passes']['still_empty']:.2f} per empty still box, "
-        f"{result['passes']['frame']:.2f} per stream frame"
     )
-    if "edge" in t:
-        lines.append(
-            "an empty stream frame on average (the edge reader reads one lost frame in a few): "
-            f"{result['ratios']['empty_frame_mean']:.2f}x (b)"
-        )
-    mark = {True: "met", False: "NOT met"}
-    lines.append("goals: " + ", ".join(f"{k} {mark[v]}" for k, v in result["goals"].items()))
-    from .hand import BF16_STORAGE
-
-    if BF16_STORAGE:
-        same = result["ratios_bf16_anchor"]
-        lines.append(
-            "the landmark networks store bf16 (ncnn's published shufflenet_v2 does not); against "
-            f"shufflenet_v2 stored so too: still {same['still']:.2f}x, frame {same['frame']:.2f}x"
-        )
-    if result["load_average"] is not None:
-        lines.append(f"load average during the run: {result['load_average']:.2f}")
-    if result["projections"]:
-        lines.append("projected from ncnn's published shufflenet_v2 figures (ratio x published):")
-        for name, p in result["projections"].items():
-            parts = [f"{k} {v['ms']:.1f} ms ({v['fps']:.0f} fps)" for k, v in p.items()]
-            lines.append(f"  {name:12} " + ", ".join(parts))
-    return "\n".join(lines)
+    return result
 
 
 def format_report(result: dict) -> str:
     if "kind" in result:
+        from .handbench import format_hand_report
+
         return format_hand_report(result)
     t = result["timings_ms"]
     lines = [
