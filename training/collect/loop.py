@@ -175,23 +175,11 @@ def capture(
             state.just_saved = False
             if state.phase == "capturing":
                 if result.frames % interval == 0:
-                    image = crop(frame, rect)
                     try:
-                        result.saved.append(writer.write(image))
+                        recent = _keep(crop(frame, rect), writer, state, result, judge, recent)
                     except DiskFull as exc:  # keep what was saved; the summary says where
                         result.reason, result.error = "disk full", str(exc)
                         break
-                    state.saved, state.just_saved = len(result.saved), True
-                    if judge is not None:
-                        right, found = judge(image)
-                        state.judged += 1
-                        state.read_right += bool(right)
-                        if found is not None:
-                            state.hands_found = (state.hands_found or 0) + bool(found)
-                    state.prompt = variety_prompt(writer.label, state.saved)
-                    recent = [*recent, thumbnail(image)][-RECENT:]
-                    alike = len(recent) == RECENT and difference(recent) < NEAR_IDENTICAL_MAD
-                    state.warning = ALIKE.format(n=RECENT) if alike else ""
                 result.frames += 1
                 state.frames = result.frames
             if view is not None and not view.update(frame, rect, state):
@@ -205,3 +193,28 @@ def capture(
     result.warning = state.warning
     log.debug("saved %d image(s) of %s (%s)", len(result.saved), writer.label, result.reason)
     return result
+
+
+def _keep(
+    image: np.ndarray,
+    writer: ImageWriter,
+    state: CaptureState,
+    result: CaptureResult,
+    judge: Judge | None,
+    recent: list[np.ndarray],
+) -> list[np.ndarray]:
+    """Save one box (``DiskFull`` passes up, nothing counted), read it with ``judge``, and move
+    the prompt and the near-identical warning on; returns the latest saved images' thumbnails."""
+    result.saved.append(writer.write(image))
+    state.saved, state.just_saved = len(result.saved), True
+    if judge is not None:
+        right, found = judge(image)
+        state.judged += 1
+        state.read_right += bool(right)
+        if found is not None:
+            state.hands_found = (state.hands_found or 0) + bool(found)
+    state.prompt = variety_prompt(writer.label, state.saved)
+    recent = [*recent, thumbnail(image)][-RECENT:]
+    alike = len(recent) == RECENT and difference(recent) < NEAR_IDENTICAL_MAD
+    state.warning = ALIKE.format(n=RECENT) if alike else ""
+    return recent
