@@ -30,10 +30,11 @@ floor), 130 interrupted, 143 SIGTERM (nothing half-written is left; a killed run
 the next run).
 """
 
-# The package's modules, in the order a run uses them: ``captures``, ``kinds`` (with ``finetune``
-# for the CNN), ``run``, ``store`` (installing), ``command`` (the subcommand) and ``session`` (the
-# guided session). It keeps the command's name (``personalize``), so ``python -m training
-# personalize`` and ``from training import personalize`` read as before.
+# The package's modules, in the order a run uses them: ``captures`` (the folders, the held-back
+# latest fifth), ``check`` (the model in use reads them: the report, the label check), ``kinds``
+# (with ``finetune`` for the CNN), ``run``, ``store`` (installing), ``command`` (the subcommand)
+# and ``session`` (the guided session). It keeps the command's name (``personalize``), so
+# ``python -m training personalize`` and ``from training import personalize`` read as before.
 
 from training.personalize.captures import (
     HOLD_BACK_FRACTION,

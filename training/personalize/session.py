@@ -23,9 +23,9 @@ from training.personalize.captures import (
     collect_command,
     ordered_images,
 )
+from training.personalize.check import model_in_use, read_and_report
 from training.personalize.command import add_arguments, choose_kind, main
 from training.personalize.kinds import RECOGNISERS
-from training.personalize.run import model_in_use, read_and_report
 from vision.errors import SourceError
 from vision.labels import Gesture
 
