@@ -10,16 +10,15 @@ import numpy as np
 import pytest
 from helpers import write_video
 
+from vision.camera import CameraSource, picamera_opener
 from vision.errors import SourceError
 from vision.sources import (
-    CameraSource,
     EndOfStream,
     Frame,
     ImageFolderSource,
     MemorySource,
     VideoFileSource,
     open_source,
-    picamera_opener,
 )
 
 

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from helpers import gesture_clip, write_video
 
+from vision.camera import CameraSource
 from vision.classifier import GestureClassifier, Prediction
 from vision.errors import ConfigError, SourceError
 from vision.labels import CLASS_ORDER, Gesture
 from vision.smoothing import SmoothingConfig
-from vision.sources import CameraSource, Frame, MemorySource, open_source
+from vision.sources import Frame, MemorySource, open_source
 from vision.stream import GestureReading, GestureStream
 
 
