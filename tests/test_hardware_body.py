@@ -264,7 +264,7 @@ def test_no_gpio_here_is_a_clear_error(monkeypatch):
 
 def test_lgpio_whole_percent_duty_steps_are_checked():
     """gpiozero issue 1209: the lgpio factory rounds duty cycles down to whole percent."""
-    from hardware.gpio import lgpio_duty_percent, lgpio_warning
+    from hardware.parts import lgpio_duty_percent, lgpio_warning
 
     example = hardware.load_config(Path(hardware.__file__).parent / "example.toml")
     assert lgpio_warning(example.servo) is None  # -60/0/60 over 0.5-2.5 ms: 4%, 7%, 10%
