@@ -11,6 +11,10 @@ crop, and the search crops (turned, zoomed); then pass 2 on a crop placed from t
 landmarks (rotated so that wrist -> middle knuckles points up, the landmarks' box doubled and
 shifted up). In a stream, the next frame starts from the last frame's landmark crop: one pass a
 frame while the hand stays; when it is lost, the box pass and the detector find it again.
+
+A little over the ~400 lines the project keeps modules to, on purpose: the crop geometry, the
+network's pass and the order of passes that finds a hand are one algorithm (MediaPipe's crop
+rule), read top to bottom; its recogniser (``vision.handrecogniser``) is apart.
 """
 
 from __future__ import annotations
