@@ -165,3 +165,20 @@ def test_an_out_folder_that_cannot_be_written_exits_2_before_any_work(tmp_path, 
     finally:
         read_only.chmod(0o755)
     assert not list(read_only.iterdir())
+
+
+def test_a_subcommand_s_arguments_are_built_without_argv():
+    """The guided session hands capture and personalisation their arguments as values (no argv
+    round trip): every other flag at its default, a misspelt name refused."""
+    from training import collect, personalize
+    from training.config import arguments
+    from vision.labels import Gesture
+
+    args = arguments(collect.add_arguments, label=Gesture.ROCK, out=Path("d"), count=5, check=True)
+    assert (args.label, args.out, args.count, args.check) == (Gesture.ROCK, Path("d"), 5, True)
+    assert args.interval == collect.DEFAULT_INTERVAL and args.source == "0" and args.roi is None
+    assert vars(args).keys() == vars(collect.parse_args(["--label", "rock"])).keys()
+    args = arguments(personalize.add_arguments, data=Path("d"), kind="landmarks")
+    assert args.epochs == personalize.DEFAULT_EPOCHS and args.kind == "landmarks"
+    with pytest.raises(TypeError, match="no such argument: lable"):
+        arguments(collect.add_arguments, lable=Gesture.ROCK)

@@ -226,3 +226,16 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def arguments(add_arguments, **values) -> argparse.Namespace:
+    """A subcommand's parsed arguments without an argv round trip: every flag at its default,
+    ``values`` (already of the flag's type) set by destination name. A name the subcommand does
+    not have is a ``TypeError``."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    defaults = {a.dest: a.default for a in parser._actions}
+    unknown = set(values) - set(defaults)
+    if unknown:
+        raise TypeError(f"no such argument: {', '.join(sorted(unknown))}")
+    return argparse.Namespace(**{**defaults, **values})

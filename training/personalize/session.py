@@ -16,7 +16,7 @@ from training.collect import (
     default_data_dir,
     format_counts,
 )
-from training.config import positive_int
+from training.config import arguments, positive_int
 from training.personalize.captures import (
     SUGGESTED_IMAGES_PER_CLASS,
     capture_folders,
@@ -119,17 +119,8 @@ def guided(
     out = out if out is not None else sys.stdout
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     if not stdin.isatty():
-        print("Teach the robot your hand, step by step (run each command in turn):", file=out)
-        for i, step in enumerate(guided_steps(data_dir, count, source), 1):
-            print(f"  {i}. {step}", file=out)
-        print(
-            "Run 'python -m training' in a terminal for a guided session; "
-            "'python -m training --help' lists every command.",
-            file=out,
-        )
+        _print_steps(data_dir, count, source, out)
         return 0
-    from training import collect
-
     kind, note = choose_kind(kind)
     if kind is None:
         print(f"error: {note}", file=sys.stderr)
@@ -146,6 +137,37 @@ def guided(
     )
     if note:
         print(note, file=out)
+    code = _capture_all(data_dir, count, source, countdown, stdin, out)
+    if code is not None:
+        return code
+    for line in capture_feedback(data_dir, out):
+        print(line, file=out)
+    answer = _ask("\nAll captured. Press Enter to personalise now, q to quit: ", stdin, out)
+    if answer == "q":
+        print(f"Later: python -m training personalize {data_dir} --kind {kind}", file=out)
+        return 0
+    return main(arguments(add_arguments, data=data_dir, kind=kind))
+
+
+def _print_steps(data_dir: Path, count: int, source: str, out: TextIO) -> None:
+    """Without a terminal: the session as commands to run in turn."""
+    print("Teach the robot your hand, step by step (run each command in turn):", file=out)
+    for i, step in enumerate(guided_steps(data_dir, count, source), 1):
+        print(f"  {i}. {step}", file=out)
+    print(
+        "Run 'python -m training' in a terminal for a guided session; "
+        "'python -m training --help' lists every command.",
+        file=out,
+    )
+
+
+def _capture_all(
+    data_dir: Path, count: int, source: str, countdown: float | None, stdin, out
+) -> int | None:
+    """Each class in turn (Enter captures, s skips, q quits); the exit status to stop with
+    (quit, a failed or terminated capture), or None to go on to personalise."""
+    from training import collect
+
     for g in CAPTURE_ORDER:
         counts = class_counts(data_dir)
         print(f"\n{g.value.upper()}: {_PROMPTS[g]} (so far: {format_counts(counts)})", file=out)
@@ -154,23 +176,13 @@ def guided(
             return 0
         if answer == "s":
             continue
-        argv = ["--label", g.value, "--out", str(data_dir), "--count", str(count)]
-        argv += ["--source", source, "--check"]
-        if countdown is not None:
-            argv += ["--countdown", str(countdown)]
-        code, reason = collect.run(collect.parse_args(argv))
+        timing = {} if countdown is None else {"countdown": float(countdown)}
+        args = arguments(collect.add_arguments, label=g, out=data_dir, count=count,
+                         source=str(source), check=True, **timing)  # fmt: skip
+        code, reason = collect.run(args)
         if code != 0 or reason == "terminated":
             return code
-    for line in capture_feedback(data_dir, out):
-        print(line, file=out)
-    answer = _ask("\nAll captured. Press Enter to personalise now, q to quit: ", stdin, out)
-    later = f"python -m training personalize {data_dir} --kind {kind}"
-    if answer == "q":
-        print(f"Later: {later}", file=out)
-        return 0
-    parser = argparse.ArgumentParser(prog="python -m training personalize")
-    add_arguments(parser)
-    return main(parser.parse_args([str(data_dir), "--kind", kind]))
+    return None
 
 
 def capture_feedback(data_dir: Path, out: TextIO | None = None) -> list[str]:
