@@ -212,6 +212,7 @@ def train(
         start, best_acc, best_epoch, history = _resume(
             config, spec, net, optimizer, scheduler, device
         )
+    saver = _Saver(out, config, spec, data_info, counts)
     ddp = (
         nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None
@@ -248,29 +249,46 @@ def train(
         if improved:
             best_acc, best_epoch = test_acc, epoch + 1
         _log_epoch(row, config.epochs, stats, test_acc)
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "model": net.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "epoch": epoch + 1,
-            "best_acc": best_acc,
-            "best_epoch": best_epoch,
-            "test_acc": test_acc,
-            **_recipe(config, spec),
-            "history": history,
-            "data": data_info,
-            "train_counts": counts,
-        }
-        save_checkpoint(state, out / LAST)
-        if improved:
-            save_checkpoint(state, out / BEST)
-        _write_history(out, history)
+        saver.save(net, optimizer, scheduler, epoch + 1, (best_acc, best_epoch, test_acc), history,
+                   best=improved)  # fmt: skip
     if d.enabled:
         dist.barrier()
     if own_group:
         dist.destroy_process_group()
     return TrainResult(net.cpu().eval(), out, best_acc, best_epoch, history)
+
+
+@dataclass
+class _Saver:
+    """Rank 0's checkpoints: ``last.pt`` every epoch, ``best.pt`` when the test accuracy
+    improved, and the history beside them."""
+
+    out: Path
+    config: TrainConfig
+    spec: Preprocessing
+    data_info: dict | list | None
+    counts: dict
+
+    def save(self, net, optimizer, scheduler, epoch: int, scores: tuple, history, best: bool):
+        best_acc, best_epoch, test_acc = scores
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "model": net.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": epoch,
+            "best_acc": best_acc,
+            "best_epoch": best_epoch,
+            "test_acc": test_acc,
+            **_recipe(self.config, self.spec),
+            "history": history,
+            "data": self.data_info,
+            "train_counts": self.counts,
+        }
+        save_checkpoint(state, self.out / LAST)
+        if best:
+            save_checkpoint(state, self.out / BEST)
+        _write_history(self.out, history)
 
 
 def _start(config: TrainConfig, d: Dist) -> tuple[bool, torch.device, Path]:
