@@ -125,18 +125,10 @@ def fine_tune(
         list(zip(images, labels, strict=True)), spec, augmenter, seed=seed
     )
     frozen_modules = _freeze(model, frozen)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4, nesterov=True)
     steps_per_epoch = max(1, -(-len(dataset) // batch_size))
     total = epochs * steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + np.cos(np.pi * min(step, total) / total))
-    )
-    counts = np.bincount(np.asarray(labels, int), minlength=len(CLASS_ORDER)).astype(np.float64)
-    weights = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / len(CLASS_ORDER), 0.0)
-    loss_fn = torch.nn.CrossEntropyLoss(
-        weight=torch.tensor(weights, dtype=torch.float32), label_smoothing=0.1
-    )
+    optimizer, scheduler = _cosine_sgd(model, lr, total)
+    loss_fn = _class_weighted_loss(labels)
     rng = np.random.default_rng(seed)
     losses = []
     log.info(
@@ -171,6 +163,31 @@ def fine_tune(
     for p in model.parameters():
         p.requires_grad_(True)
     return losses
+
+
+def _cosine_sgd(model, lr: float, total: int):
+    """SGD (Nesterov momentum) on the parts that train, its learning rate falling along a cosine
+    to 0 over ``total`` steps."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4, nesterov=True)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + np.cos(np.pi * min(step, total) / total))
+    )
+    return optimizer, scheduler
+
+
+def _class_weighted_loss(labels: Sequence[int]):
+    """Cross-entropy (label smoothing 0.1) weighing classes by inverse frequency, so uneven
+    captures are fair; a class without captures weighs nothing."""
+    import torch
+
+    counts = np.bincount(np.asarray(labels, int), minlength=len(CLASS_ORDER)).astype(np.float64)
+    weights = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / len(CLASS_ORDER), 0.0)
+    return torch.nn.CrossEntropyLoss(
+        weight=torch.tensor(weights, dtype=torch.float32), label_smoothing=0.1
+    )
 
 
 def _batches(dataset, order: np.ndarray, batch_size: int):
