@@ -127,9 +127,12 @@ def add_train_arguments(
     parser: argparse.ArgumentParser,
     out_help: str = "folder for checkpoints and logs (default %(default)s)",
 ) -> None:
-    """The training flags (defaults from ``TrainConfig``)."""
-    d = TrainConfig()
-    g = parser.add_argument_group("training recipe")
+    """The training flags (defaults from ``TrainConfig``): the recipe's, then the run's."""
+    _add_recipe_arguments(parser.add_argument_group("training recipe"), TrainConfig())
+    _add_running_arguments(parser.add_argument_group("running"), TrainConfig(), out_help)
+
+
+def _add_recipe_arguments(g, d: TrainConfig) -> None:
     g.add_argument(
         "--model", choices=MODEL_NAMES, default=d.model, help="network (default %(default)s)"
     )
@@ -174,7 +177,9 @@ def add_train_arguments(
         default=d.resize,
         help="how a frame becomes the input, in training and at run time (default %(default)s)",
     )
-    r = parser.add_argument_group("running")
+
+
+def _add_running_arguments(r, d: TrainConfig, out_help: str) -> None:
     r.add_argument("--out", default=d.out, help=out_help)
     r.add_argument(
         "--resume",
