@@ -80,9 +80,6 @@ class LandmarkRecogniser:
 
     def __init__(self, meta: dict, folder: Path, threads: int = 1, exact: bool = False):
         source = folder / "model.json"
-        detector_meta = None
-        self.detector_first = True
-        self.tile = 0.0
         try:
             self.classes = tuple(Gesture.parse(c) for c in meta["classes"])
             param = resolve_asset(str(meta["param"]), folder)
@@ -97,17 +94,7 @@ class LandmarkRecogniser:
             search = meta.get("search_param"), meta.get("search_bin")
             head_meta = meta["head"]
             edge_meta = meta.get("edge")  # older metadata: no edge reader
-            # older metadata names no palm detector: boxes are searched as before
-            detector_meta = meta.get("detector")
-            if detector_meta is not None:
-                detector_files = (
-                    resolve_asset(str(detector_meta["param"]), folder),
-                    resolve_asset(str(detector_meta["bin"]), folder),
-                    dict(detector_meta["blobs"]),
-                )
-                detector_score = float(detector_meta.get("min_score", 0.5))
-                self.detector_first = bool(detector_meta.get("before_search", True))
-                self.tile = float(detector_meta.get("tile", 0.0))
+            detector = self._detector_settings(meta.get("detector"), folder)
         except KeyError as exc:
             raise ModelError(f"{source}: the field {exc} is missing: {_RETRAIN}") from exc
         except (TypeError, ValueError) as exc:
@@ -128,10 +115,9 @@ class LandmarkRecogniser:
             )
         # MediaPipe's palm detector for boxes (and lost stream frames) the box pass misses
         self.detector = None
-        if detector_meta is not None:
-            self.detector = PalmDetector(
-                *detector_files, threads=threads, exact=exact, min_score=detector_score
-            )
+        if detector is not None:
+            files, min_score = detector
+            self.detector = PalmDetector(*files, threads=threads, exact=exact, min_score=min_score)
         # a reader of the whole box for what no finder places (cut-off and blurred hands)
         self.edge = None
         if edge_meta is not None:
@@ -139,6 +125,26 @@ class LandmarkRecogniser:
         self.metadata = meta
         self.folder = folder
         self.threads = threads
+        self._start_stream()
+
+    def _detector_settings(self, detector_meta: dict | None, folder: Path):
+        """The palm detector's files and blobs and its score floor, or None where the metadata
+        names none (older metadata: boxes are searched as before); sets whether it looks before
+        the search crops and the size of its corner tiles."""
+        self.detector_first, self.tile = True, 0.0
+        if detector_meta is None:
+            return None
+        files = (
+            resolve_asset(str(detector_meta["param"]), folder),
+            resolve_asset(str(detector_meta["bin"]), folder),
+            dict(detector_meta["blobs"]),
+        )
+        self.detector_first = bool(detector_meta.get("before_search", True))
+        self.tile = float(detector_meta.get("tile", 0.0))
+        return files, float(detector_meta.get("min_score", 0.5))
+
+    def _start_stream(self) -> None:
+        """A stream's state, before its first frame."""
         self._track: Crop | None = None
         self._edge_turn = 0  # lost stream frames since the edge reader last looked
         self._edge_held: HandPrediction | None = None  # its reading, standing until the next
