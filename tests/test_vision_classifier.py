@@ -8,7 +8,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from helpers import broken_model_copy
+from helpers import broken_model_copy, dataset_images, load
 
 from vision import GestureClassifier, Prediction
 from vision.cnn import _area_shrink, fit_fast
@@ -245,3 +245,23 @@ def test_origin_says_which_model_runs(tmp_path):
     assert GestureClassifier(explicit).origin == str(explicit)
     shutil.copytree(SHIPPED_MODEL_DIR, active_model_dir())
     assert GestureClassifier().origin == "personal"
+
+
+def test_the_door_opens_every_kind_and_metadata_already_read():
+    """One door for each kind the metadata names; metadata read in memory opens the same model
+    (how personalisation reads its candidates without writing them); what only a CNN has is an
+    error that names the kind asked."""
+    from vision.classifier import recogniser_kinds
+    from vision.metadata import KIND_NAMES
+
+    assert tuple(recogniser_kinds()) == KIND_NAMES
+    photo = load(dataset_images("best-of-one", "paper", 1)[0], (480, 480))
+    door = GestureClassifier(SHIPPED_DEFAULT_DIR)
+    again = GestureClassifier.from_metadata(*load_metadata(SHIPPED_DEFAULT_DIR))
+    assert (door.kind, again.kind) == ("fused", "fused")
+    a, b = door(photo), again(photo)
+    assert a.label is b.label is Gesture.PAPER and np.array_equal(a.probs, b.probs)
+    with pytest.raises(AttributeError, match="the fused recogniser .* has no 'input_size'"):
+        _ = door.input_size
+    cnn_meta, _ = load_metadata(SHIPPED_MODEL_DIR)
+    assert GestureClassifier(SHIPPED_MODEL_DIR).input_size == tuple(cnn_meta["input_size"])

@@ -121,16 +121,10 @@ def fit_fused(train: Sequence[Item], out_dir: Path, options: Options) -> dict:
     images = [img for img, _ in options.heldback]
     labels = [lab for _, lab in options.heldback]
     scores = {}
-    trial = out_dir / ".trial"  # a candidate seen from a folder beside the parts
-    for name, meta in candidates.items():
-        trial.mkdir()
-        parts = {**meta["parts"], "landmarks": "../hand"}
-        if parts["cnn"] == "cnn":
-            parts["cnn"] = "../cnn"
-        (trial / paths.METADATA_NAME).write_text(json.dumps({**meta, "parts": parts}))
-        confusion = held_back_confusion(GestureClassifier(trial), images, labels)
+    for name, meta in candidates.items():  # read in memory, their parts in ``out_dir``
+        candidate = GestureClassifier.from_metadata(meta, out_dir)
+        confusion = held_back_confusion(candidate, images, labels)
         scores[name] = accuracy_of(confusion) if images else 0.0
-        shutil.rmtree(trial)
     chosen = max(candidates, key=lambda k: scores[k])  # the first of the best
     if chosen == "head only":
         shutil.rmtree(out_dir / "cnn")
