@@ -130,8 +130,6 @@ def capture(
     Ctrl-C; returns what was saved. ``counts`` (images per class already there) is shown;
     with ``judge`` each saved image is read as the game would and the counts are shown live.
     """
-    from vision.sources import EndOfStream
-
     if interval < 1:
         raise ValueError(f"interval must be at least 1 frame, not {interval}")
     state = CaptureState(writer.label, count, seconds_left=countdown, counts=dict(counts or {}))
@@ -150,27 +148,12 @@ def capture(
                 state.seconds_left = max(0.0, countdown - (clock() - start))
                 if state.seconds_left <= 0:
                     state.phase = "capturing"
-            if state.phase == "countdown" and not live and frame is not None:
-                sleep(min(0.05, state.seconds_left))  # a recorded source waits for the countdown
-            elif state.phase == "capturing" and held is not None:
-                frame, held = held, None  # ...and its first frame is the first one saved
-            else:
-                try:
-                    got = source.read()
-                except EndOfStream:
-                    result.reason = "end"
-                    break
-                if got is None:  # no new frame yet, or the camera is reconnecting
-                    lost = getattr(source, "state", "ok") == "reconnecting"
-                    state.status = "camera lost: reconnecting..." if lost else ""
-                    if view is not None and not view.update(frame, None, state):
-                        result.reason = "stopped"
-                        break
-                    sleep(0.005)
-                    continue
-                frame, state.status = got.image, ""
-                if state.phase == "countdown" and not live:
-                    held = frame
+            step, frame, held = _next_frame(source, state, frame, held, live, view, sleep)
+            if step == "again":
+                continue
+            if step is not None:
+                result.reason = step
+                break
             rect = roi_rect(frame.shape, roi)
             state.just_saved = False
             if state.phase == "capturing":
@@ -193,6 +176,35 @@ def capture(
     result.warning = state.warning
     log.debug("saved %d image(s) of %s (%s)", len(result.saved), writer.label, result.reason)
     return result
+
+
+def _next_frame(source, state: CaptureState, frame, held, live: bool, view, sleep):
+    """``(step, frame, held)``: the frame to show and maybe save next. ``step`` is None to go
+    on with ``frame``, ``"again"`` when no new frame came (the view was updated), or why to
+    stop (``"end"`` of a recorded source, ``"stopped"`` by the view). During the countdown a
+    recorded source waits on its first frame (``held``), which is then the first one saved."""
+    from vision.sources import EndOfStream
+
+    if state.phase == "countdown" and not live and frame is not None:
+        sleep(min(0.05, state.seconds_left))
+        return None, frame, held
+    if state.phase == "capturing" and held is not None:
+        return None, held, None
+    try:
+        got = source.read()
+    except EndOfStream:
+        return "end", frame, held
+    if got is None:  # no new frame yet, or the camera is reconnecting
+        lost = getattr(source, "state", "ok") == "reconnecting"
+        state.status = "camera lost: reconnecting..." if lost else ""
+        if view is not None and not view.update(frame, None, state):
+            return "stopped", frame, held
+        sleep(0.005)
+        return "again", frame, held
+    frame, state.status = got.image, ""
+    if state.phase == "countdown" and not live:
+        held = frame
+    return None, frame, held
 
 
 def _keep(
