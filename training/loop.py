@@ -1,6 +1,7 @@
 """The one training loop and its evaluation: ``train_one_epoch`` and ``evaluate``, called by
 every recipe (``training.train``, personalisation's fine-tuning, distillation's student and its
-teacher's head), as torchvision's reference scripts do."""
+teacher's head, the landmark recogniser's gesture head), as torchvision's reference scripts
+do."""
 
 from __future__ import annotations
 

@@ -67,6 +67,8 @@ def fit_head(
         return refit_linear_head(features, labels, cfg, init)
     import torch
 
+    from training.loop import train_one_epoch
+
     torch.manual_seed(cfg.seed)
     x = np.asarray(features, np.float64)
     y = np.asarray(labels, np.int64)
@@ -84,6 +86,36 @@ def fit_head(
         sizes = (x.shape[1], *(w.shape[1] for w in init.weights))
     else:
         sizes = (x.shape[1], *cfg.hidden, len(HEAD_CLASSES))
+    net = _head_net(sizes, init)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs)
+    ce = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=0.05)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    for _ in range(cfg.epochs):
+        order = torch.randperm(len(xt), generator=gen)
+        batches = (
+            (xt[idx], yt[idx])
+            for idx in (order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size))
+        )
+        train_one_epoch(net, batches, opt, torch.device("cpu"), lambda out, _x, t: ce(out, t),
+                        progress=False)  # fmt: skip
+        sched.step()
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    return GestureHead(
+        classes=HEAD_CLASSES,
+        mean=mean,
+        scale=scale,
+        weights=tuple(m.weight.detach().double().numpy().T.copy() for m in linears),
+        biases=tuple(m.bias.detach().double().numpy().copy() for m in linears),
+        embedding_mean=None if init is None else init.embedding_mean,
+        embedding_basis=None if init is None else init.embedding_basis,
+    )
+
+
+def _head_net(sizes: tuple[int, ...], init: GestureHead | None):
+    """Linear layers of ``sizes`` with ReLU between them; ``init``'s weights copied in."""
+    import torch
+
     layers: list = []
     for k in range(len(sizes) - 1):
         layers.append(torch.nn.Linear(sizes[k], sizes[k + 1]))
@@ -96,28 +128,7 @@ def fit_head(
             for m, w, b in zip(linears, init.weights, init.biases, strict=True):
                 m.weight.copy_(torch.tensor(w.T))
                 m.bias.copy_(torch.tensor(b))
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=0.05)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    for _ in range(cfg.epochs):
-        order = torch.randperm(len(xt), generator=gen)
-        for i in range(0, len(order), cfg.batch_size):
-            idx = order[i : i + cfg.batch_size]
-            opt.zero_grad()
-            loss_fn(net(xt[idx]), yt[idx]).backward()
-            opt.step()
-        sched.step()
-    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-    return GestureHead(
-        classes=HEAD_CLASSES,
-        mean=mean,
-        scale=scale,
-        weights=tuple(m.weight.detach().double().numpy().T.copy() for m in linears),
-        biases=tuple(m.bias.detach().double().numpy().copy() for m in linears),
-        embedding_mean=None if init is None else init.embedding_mean,
-        embedding_basis=None if init is None else init.embedding_basis,
-    )
+    return net
 
 
 def _class_weights(y: np.ndarray) -> np.ndarray:
