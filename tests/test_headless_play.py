@@ -20,7 +20,7 @@ from game.round import Timing
 from game.roundlog import RoundLog, RoundRecord, Stats, default_log_path
 from game.strategy import make_strategy
 from hardware.config import parse_config
-from vision.classifier import Prediction
+from vision.classifier import Prediction, Recogniser
 from vision.labels import CLASS_ORDER, Gesture, Outcome, judge
 from vision.sources import MemorySource
 from vision.stream import GestureStream
@@ -41,7 +41,7 @@ EXAMPLE = Path(hardware.__file__).parent / "example.toml"
 OUTCOME_PINS = {Outcome.WIN: 25, Outcome.LOSE: 8, Outcome.DRAW: 7}
 
 
-class ColourCode:
+class ColourCode(Recogniser):
     """A classifier that reads a solid frame's colour (the game is under test, not the model)."""
 
     classes = CLASS_ORDER

@@ -10,7 +10,7 @@ import pytest
 from helpers import gesture_clip, write_video
 
 from vision.camera import CameraSource
-from vision.classifier import GestureClassifier, Prediction
+from vision.classifier import GestureClassifier, Prediction, Recogniser
 from vision.errors import ConfigError, SourceError
 from vision.labels import CLASS_ORDER, Gesture
 from vision.smoothing import SmoothingConfig
@@ -31,7 +31,7 @@ class FakeClock:
         return self.t
 
 
-class BrightnessClassifier:
+class BrightnessClassifier(Recogniser):
     """Stands in for a trained model (the shipped one is a placeholder): dark rock, mid paper,
     bright scissors, so a test controls what each frame 'shows'."""
 
@@ -150,7 +150,7 @@ def test_classifier_errors_are_reported_not_fatal():
     calls = {"n": 0}
     inner = BrightnessClassifier()
 
-    class Flaky:
+    class Flaky(Recogniser):
         classes = CLASS_ORDER
 
         def __call__(self, image):
@@ -234,7 +234,7 @@ def test_live_source_drops_stale_frames_instead_of_queueing():
     inner = BrightnessClassifier()
     done = threading.Event()
 
-    class Slow:
+    class Slow(Recogniser):
         classes = CLASS_ORDER
 
         def __call__(self, image):
@@ -256,7 +256,7 @@ def test_latest_never_waits_for_a_busy_classifier():
     entered, release = threading.Event(), threading.Event()
     inner = BrightnessClassifier()
 
-    class Stuck:
+    class Stuck(Recogniser):
         classes = CLASS_ORDER
 
         def __call__(self, image):

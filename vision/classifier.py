@@ -34,6 +34,25 @@ class Prediction:
     landmarks: np.ndarray | None = None  # (21, 3) image pixels, from recognisers that place hands
 
 
+class Recogniser:
+    """What the door and the stream ask of every kind: ``classes``, ``__call__(bgr)`` (a still
+    box), ``track(bgr)`` (a stream's next frame: by default read afresh, like a still box) and
+    ``reset_tracking()`` (forget the last frame's hand: by default nothing to forget). Kinds
+    that follow a hand from frame to frame (the landmark and fused recognisers) override the
+    last two."""
+
+    classes: tuple[Gesture, ...] = ()
+
+    def __call__(self, image: np.ndarray) -> Prediction:
+        raise NotImplementedError
+
+    def track(self, image: np.ndarray) -> Prediction:
+        return self(image)
+
+    def reset_tracking(self) -> None:
+        pass
+
+
 def recogniser_kinds() -> dict[str, type]:
     """The recogniser class of each kind (``vision.metadata.KIND_NAMES``)."""
     from .cnn import CNNRecogniser

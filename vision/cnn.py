@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classifier import Prediction
+from .classifier import Prediction, Recogniser
 from .errors import ModelError
 from .labels import Gesture
 from .ncnnnet import load_net
@@ -68,7 +68,7 @@ def fit_fast(bgr: np.ndarray, spec: Preprocessing, buffers: _Buffers | None = No
     return fit(bgr, spec)
 
 
-class CNNRecogniser:
+class CNNRecogniser(Recogniser):
     """``CNNRecogniser(meta, folder)(bgr) -> Prediction``: one ncnn network reads the whole box.
 
     ``exact=True`` turns off fp16 storage and arithmetic (bit-for-bit comparison with PyTorch);
@@ -153,13 +153,6 @@ class CNNRecogniser:
     def fitted_probabilities(self, fitted_bgr: np.ndarray) -> np.ndarray:
         """Class probabilities for a BGR uint8 image already at the model's input size."""
         return self._run(self._pixels_to_mat(fitted_bgr))
-
-    def track(self, image: np.ndarray) -> Prediction:
-        """A stream's next frame: the CNN reads each frame afresh."""
-        return self(image)
-
-    def reset_tracking(self) -> None:
-        """Nothing to forget: the CNN keeps no state from frame to frame."""
 
     def __call__(self, image: np.ndarray) -> Prediction:
         """Classify a BGR uint8 image of any size (grey and BGRA are converted)."""

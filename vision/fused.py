@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classifier import Prediction
+from .classifier import Prediction, Recogniser
 from .cnn import CNNRecogniser
 from .errors import ModelError
 from .handrecogniser import LandmarkRecogniser
@@ -27,7 +27,7 @@ from .metadata import open_part, resolve_asset
 from .preprocess import as_bgr
 
 
-class FusedRecogniser:
+class FusedRecogniser(Recogniser):
     """``recogniser(bgr) -> Prediction``; ``track(bgr)`` for a stream (tracking the hand)."""
 
     kind = "fused"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classifier import Prediction
+from .classifier import Prediction, Recogniser
 from .edge import EdgeReader
 from .errors import ModelError
 from .hand import (
@@ -73,7 +73,7 @@ def palm_box(passes: list[HandPass]) -> tuple[float, float, float, float] | None
     return max(placed, key=lambda p: p.presence).palm.box if placed else None
 
 
-class LandmarkRecogniser:
+class LandmarkRecogniser(Recogniser):
     """``recogniser(bgr) -> HandPrediction`` for a still box; ``track(bgr)`` for a stream."""
 
     kind = "landmarks"

@@ -145,8 +145,8 @@ class GestureStream:
         self.clock = clock
         self.smoother = Smoother(smoothing or SmoothingConfig(), classifier.classes)
         # recognisers that track (the landmark one) start each frame from the last frame's hand
-        self._classify = getattr(classifier, "track", classifier)
-        self._reset_tracking = getattr(classifier, "reset_tracking", None)
+        self._classify = classifier.track
+        self._reset_tracking = classifier.reset_tracking
         self.frames_processed = 0
         self.frames_dropped = 0
         self.errors = 0
@@ -241,7 +241,7 @@ class GestureStream:
             if not isinstance(image, np.ndarray) or image.ndim < 2 or image.size == 0:
                 raise ValueError(f"empty or malformed frame {getattr(image, 'shape', image)!r}")
             x, y, w, h = self.roi_rect(image.shape)
-            if self._stale_history and self._reset_tracking is not None:
+            if self._stale_history:
                 self._reset_tracking()
             prediction = self._classify(image[y : y + h, x : x + w])
         except Exception as exc:
