@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from training.commands.common import is_main_process
 from vision.errors import RPSError, UsageError
 
 log = logging.getLogger("training")
@@ -132,8 +132,8 @@ def run_subcommand(name: str, argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
     try:
         return int(module.main(args) or 0)
-    except UsageError as exc:  # flags that do not go together: exits 2 with the usage
-        parser.error(str(exc))
+    except UsageError as exc:  # flags that do not go together
+        parser.error(str(exc))  # exits 2, with the usage
     except RPSError as exc:  # a user's mistake found while running (bad dataset, bad checkpoint)
         print(f"{PROG} {name}: error: {exc}", file=sys.stderr)
         return 2
@@ -148,12 +148,6 @@ def run_subcommand(name: str, argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 2  # not reached: parser.error exits
-
-
-def _is_main_process() -> bool:
-    """False in the other ranks of a ``torchrun`` job (they train, but print and write nothing)."""
-    return os.environ.get("RANK", "0") == "0"
 
 
 def guided(argv: Sequence[str] = ()) -> int:
@@ -193,7 +187,7 @@ def _is_guided(argv: Sequence[str]) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    level = logging.INFO if _is_main_process() else logging.WARNING
+    level = logging.INFO if is_main_process() else logging.WARNING
     logging.basicConfig(level=level, format="%(message)s")
     if _is_guided(argv):
         return guided(argv)
