@@ -1,4 +1,5 @@
-"""The robot's body on gpiozero devices: servos, LEDs, a buzzer and a start button.
+"""The robot's body on gpiozero devices (``GpioBody``, its parts in ``hardware.parts``: servos,
+LEDs, a buzzer and a start button), and the mock pin factories that log what the pins do.
 
 Every part takes ``pin_factory=None`` like a gpiozero device: ``None`` lets gpiozero choose
 (lgpio on a Pi 5, or whatever ``GPIOZERO_PIN_FACTORY`` names); tests and ``--pins mock`` pass a
