@@ -94,9 +94,9 @@ class EdgeReader:
         """The head's probabilities (in ``CLASS_ORDER``) for the trunk's pooled features; with
         a throws head, ``none`` is the head's and the throws share the rest as it says."""
         f = np.asarray(features, np.float32)
-        p = _softmax(f @ self.weights + self.bias)
+        p = softmax(f @ self.weights + self.bias)
         if self.throws is not None:
-            p[self._throws] = (1.0 - p[self._none]) * _softmax(f @ self.throws[0] + self.throws[1])
+            p[self._throws] = (1.0 - p[self._none]) * softmax(f @ self.throws[0] + self.throws[1])
         return p[self._order]
 
     def features(self, bgr: np.ndarray) -> np.ndarray:
@@ -131,6 +131,7 @@ class EdgeReader:
         return label, float(p[best]), p
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    p = np.exp(z - z.max())
-    return p / p.sum()
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Probabilities over the last axis (one row, or a row per sample)."""
+    p = np.exp(z - z.max(-1, keepdims=True))
+    return p / p.sum(-1, keepdims=True)

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from training.data import read_image
+from vision.edge import softmax
 from vision.errors import ModelError, RPSError
 from vision.labels import CLASS_ORDER
 from vision.paths import atomic_write_text
@@ -216,12 +217,6 @@ def fit_softmax(x: np.ndarray, y: np.ndarray, classes: int, l2: float):
 
     opt.step(closure)
     return w.detach().numpy(), b.detach().numpy()
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(1, keepdims=True)
-    p = np.exp(z)
-    return p / p.sum(1, keepdims=True)
 
 
 def fit_head(

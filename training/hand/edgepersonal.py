@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from training.data import read_image
-from vision.edge import EdgeReader
+from vision.edge import EdgeReader, softmax
 from vision.labels import CLASS_ORDER, Gesture
 
 from .edge import head_metadata
@@ -84,10 +84,7 @@ def fit(
     onehot = np.eye(classes)[labels]
     moments = [np.zeros_like(v), np.zeros_like(v), np.zeros_like(c), np.zeros_like(c)]
     for t in range(1, STEPS + 1):
-        logits = z @ v + c
-        p = np.exp(logits - logits.max(1, keepdims=True))
-        p /= p.sum(1, keepdims=True)
-        g = (p - onehot) * sw[:, None]
+        g = (softmax(z @ v + c) - onehot) * sw[:, None]
         grads = (z.T @ g + 2 * PULL * (v - v0), g.sum(0))
         for k, (param, grad) in enumerate(zip((v, c), grads, strict=True)):
             m, s = moments[2 * k], moments[2 * k + 1]
