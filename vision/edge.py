@@ -27,10 +27,8 @@ class EdgeReader:
     Thread-safe (calls serialised)."""
 
     def __init__(self, meta: dict, folder: Path, threads: int = 1, exact: bool = False):
-        import ncnn
-
         from .metadata import resolve_asset
-        from .ncnnnet import check_ncnn_files, load_net
+        from .ncnnnet import open_net
 
         source = folder / "model.json"
         try:
@@ -72,9 +70,7 @@ class EdgeReader:
             or self.throws[1].shape != (len(self._throws),)
         ):
             raise ModelError(f"{source}: the edge reader's throws head does not fit: {_TODO}")
-        check_ncnn_files(param, binary, _TODO)
-        self._ncnn = ncnn
-        self._net = load_net(ncnn, param, binary, int(threads), exact, _TODO)
+        self._ncnn, self._net = open_net(param, binary, threads, exact, _TODO)
         self._lock = threading.Lock()
         self.passes = 0
         # one look at a grey box at load: a head that does not fit the trunk fails here, named

@@ -173,14 +173,10 @@ def embedding_blob(param: str | Path, presence_blob: str) -> str:
 def open_hand_net(param, binary, threads: int = 1, exact: bool = False, bf16: bool = False):
     """``(ncnn, ncnn.Net)`` for one of the MediaPipe networks ``python -m training landmarks``
     converts: its files checked first, a bad one named with that command."""
-    import ncnn
+    from .ncnnnet import open_net
 
-    from .ncnnnet import check_ncnn_files, load_net
-
-    param, binary = Path(param), Path(binary)
     todo = "run `python -m training landmarks` to fetch and convert it again"
-    check_ncnn_files(param, binary, todo)
-    return ncnn, load_net(ncnn, param, binary, int(threads), exact, todo, bf16=bf16)
+    return open_net(param, binary, threads, exact, todo, bf16=bf16)
 
 
 class LandmarkNet:

@@ -102,3 +102,15 @@ def load_net(
     if said[0]:
         log.debug("ncnn: %s", said[0])
     return net
+
+
+def open_net(
+    param: Path, binary: Path, threads: int, exact: bool, todo: str = REEXPORT, bf16: bool = False
+):
+    """``(ncnn, ncnn.Net)``: both files checked (``check_ncnn_files``), then loaded
+    (``load_net``); a bad file is named, with ``todo``."""
+    import ncnn
+
+    param, binary = Path(param), Path(binary)
+    check_ncnn_files(param, binary, todo)
+    return ncnn, load_net(ncnn, param, binary, int(threads), exact, todo, bf16=bf16)
