@@ -54,6 +54,15 @@ def _seconds(text: str) -> float:
     return value
 
 
+def add_source_argument(parser: argparse.ArgumentParser) -> None:
+    """``--source``: what capture reads (the guided session takes the same flag)."""
+    parser.add_argument(
+        "--source", default="0",
+        help="camera index (0), /dev/videoN, picam, a video file or a folder of images "
+        "(default %(default)s)",
+    )  # fmt: skip
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``python -m training collect``."""
     names = ", ".join(g.value for g in CLASS_ORDER)
@@ -73,11 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--count", type=positive_int, default=None,
         help="stop after this many images (default: until stopped or the source ends)",
     )  # fmt: skip
-    parser.add_argument(
-        "--source", default="0",
-        help="camera index (0), /dev/videoN, picam, a video file or a folder of images "
-        "(default %(default)s)",
-    )  # fmt: skip
+    add_source_argument(parser)
     parser.add_argument(
         "--countdown", type=_seconds, default=DEFAULT_COUNTDOWN,
         help="seconds before saving starts (default %(default)s)",

@@ -16,6 +16,7 @@ from training.collect import (
     default_data_dir,
     format_counts,
 )
+from training.collect.command import add_source_argument
 from training.config import arguments, positive_int
 from training.personalize.captures import (
     SUGGESTED_IMAGES_PER_CLASS,
@@ -46,11 +47,7 @@ _VARIETY = (
 
 def add_guided_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``python -m training`` alone (the guided session)."""
-    parser.add_argument(
-        "--source", default="0",
-        help="camera index (0), /dev/videoN, picam, a video file or a folder of images "
-        "(default %(default)s)",
-    )  # fmt: skip
+    add_source_argument(parser)
     parser.add_argument(
         "--out", type=Path, default=None, metavar="DATA",
         help="where the captures go (default: <user data>/captures)",
