@@ -3,12 +3,14 @@
 The edge reader (``vision.edge``) reads the whole box where no finder places a hand; its head
 was fitted on other people's hands cut by the box's edge and blurred close up. Here it learns
 this player's: each throw capture gives a cut view (pushed 20-45% out of the box at a random
-edge, onto the player's own empty-scene captures where there are some) and a blurred close-up
-(as ``python -m training views`` makes them). What is refitted is a throws head: which throw,
-given that there is one. Whether there is one (``none``) stays the shipped head's: refitting
-that on a player's few empty captures made it read throws in the same room's later empty frames
-(best-of-one, held out of the head: 31 to 104 of its later empty views, against none before),
-and a phantom throw in an empty room is worse than a missed hand.
+edge, onto the player's own empty-scene captures where there are some), a blurred close-up and
+a far view (shrunk to 20-50% of the box, in a corner or anywhere, on those scenes), as ``python
+-m training views`` makes them: this player's hands that no finder places, in this room. What
+is refitted is a throws head: which throw, given that there is one. Whether there is one
+(``none``) stays the shipped head's: refitting that on a player's few empty captures made it
+read throws in the same room's later empty frames (best-of-one, held out of the head: 31 to 104
+of its later empty views, against none before), and a phantom throw in an empty room is worse
+than a missed hand. The personal throws head speaks from ``PERSONAL_FLOOR`` sure, not 0.8.
 
 The trunk stays the shipped one; the throws head starts from the head's throw columns and is
 pulled towards them. Never worse on the player's own views: the latest fifth of each class's
@@ -33,7 +35,7 @@ from vision.edge import EdgeReader, softmax
 from vision.labels import CLASS_ORDER, Gesture
 
 from .edge import head_metadata
-from .views import blur_view, cut_view
+from .views import make_view
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,21 @@ PULL = 0.1
 HOLD_OUT = 0.2
 #: what a sure throw read on an empty scene costs in the held-out score (a right throw: +1)
 PHANTOM_COST = 3
+#: the views of each throw capture the throws head learns from (``training.hand.views``)
+VIEWS = ("cut", "blur", "far")
+#: how sure the personal throws head must be of a throw (the shipped reader's floor is 0.8).
+#: Sharpened on a player's own throws it reads some faces as a sure fist: best-of-one's later
+#: "empty" frames where its player's face peeks in, 6 of 100 at 0.8 (2 without far views, none
+#: with the shipped head); at 0.85 none, with far views still read far better than before
+#: (``scripts/measure_edge_personal.py``; the README has the figures)
+PERSONAL_FLOOR = 0.85
 
 
-def capture_views(items: Sequence[tuple], seed: int) -> tuple[list[np.ndarray], np.ndarray, list]:
-    """``(views, labels, capture index)``: each throw capture's cut and blurred view, each empty
-    scene capture as it is; unreadable captures are left out."""
+def capture_views(
+    items: Sequence[tuple], seed: int, kinds: Sequence[str] = VIEWS
+) -> tuple[list[np.ndarray], np.ndarray, list]:
+    """``(views, labels, capture index)``: each throw capture's views of ``kinds`` (on the empty
+    scene captures), each empty scene capture as it is; unreadable captures are left out."""
     images = [(read_image(p), int(lab)) for p, lab in items]
     scenes = [img for img, lab in images if img is not None and lab == NONE]
     views, labels, source = [], [], []
@@ -59,7 +71,7 @@ def capture_views(items: Sequence[tuple], seed: int) -> tuple[list[np.ndarray], 
     for i, (img, lab) in enumerate(images):
         if img is None:
             continue
-        made = [img] if lab == NONE else [cut_view(img, rng, scenes), blur_view(img, rng)]
+        made = [img] if lab == NONE else [make_view(k, img, rng, scenes) for k in kinds]
         views += made
         labels += [lab] * len(made)
         source += [i] * len(made)
@@ -114,15 +126,22 @@ def _late(source: list, labels: np.ndarray) -> np.ndarray:
     return held
 
 
-def refit_edge(items: Sequence[tuple], meta: dict, folder: Path, seed: int = 0) -> dict:
+def refit_edge(
+    items: Sequence[tuple],
+    meta: dict,
+    folder: Path,
+    seed: int = 0,
+    kinds: Sequence[str] = VIEWS,
+) -> dict:
     """The edge reader's metadata for this player: ``meta`` with a throws head refitted on the
-    captures, or as it was where that does not read the held-out captures' views better; what
-    was measured under ``"personalization"``."""
+    captures' ``kinds`` of views (the personal head reads a throw from ``PERSONAL_FLOOR`` sure),
+    or as it was where that does not read the held-out captures' views better; what was
+    measured under ``"personalization"``."""
     t0 = time.perf_counter()
     if list(meta["classes"]) != [g.value for g in CLASS_ORDER]:
         return {**meta, "personalization": {"refitted": False, "why": "its classes differ"}}
     reader = EdgeReader(meta, folder)
-    views, labels, source = capture_views(items, seed)
+    views, labels, source = capture_views(items, seed, kinds)
     throw = labels != NONE
     if len(set(labels[throw].tolist())) < len(THROWS):
         return {**meta, "personalization": {"refitted": False, "why": "a throw has no captures"}}
@@ -136,9 +155,10 @@ def refit_edge(items: Sequence[tuple], meta: dict, folder: Path, seed: int = 0) 
     trial = fit(features[fit_on], index[labels[fit_on]], w0, b0)
     before = score(np.stack([reader.read_features(f) for f in features[held]]), labels[held],
                    reader.floor)  # fmt: skip
-    reader.throws = trial
+    floor = max(reader.floor, PERSONAL_FLOOR)
+    reader.throws, reader.floor = trial, floor
     after = score(np.stack([reader.read_features(f) for f in features[held]]), labels[held],
-                  reader.floor)  # fmt: skip
+                  floor)  # fmt: skip
     details = {
         "views": len(views),
         "held_out_views": int(held.sum()),
@@ -148,7 +168,7 @@ def refit_edge(items: Sequence[tuple], meta: dict, folder: Path, seed: int = 0) 
     }
     if details["refitted"]:
         w, b = fit(features[throw], index[labels[throw]], w0, b0)
-        meta = {**meta, "throws_head": head_metadata(w, b)}
+        meta = {**meta, "throws_head": head_metadata(w, b), "floor": floor}
     details["seconds"] = round(time.perf_counter() - t0, 1)
     log.info("edge reader: held-out views score %d -> %d; %s", before, after,
              "refitted" if details["refitted"] else "kept as it was")  # fmt: skip
