@@ -54,8 +54,8 @@ VIEWS = ("cut", "blur", "far")
 #: how sure the personal throws head must be of a throw (the shipped reader's floor is 0.8).
 #: Sharpened on a player's own throws it reads some faces as a sure fist: best-of-one's later
 #: "empty" frames where its player's face peeks in, 6 of 100 at 0.8 (2 without far views, none
-#: with the shipped head); at 0.85 none, with far views still read far better than before
-#: (``scripts/measure_edge_personal.py``; the README has the figures)
+#: with the shipped head); at 0.85, with the empty captures' even split, none, and far views
+#: still read far better than before (``scripts/measure_edge_personal.py``; README figures)
 PERSONAL_FLOOR = 0.85
 
 
@@ -81,19 +81,21 @@ def capture_views(
 def fit(
     features: np.ndarray, labels: np.ndarray, weights: np.ndarray, bias: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A softmax head ``(weights, bias)`` refitted on ``features`` (labels index its columns)
-    from its current values: class-weighted, by Adam on standardised features, pulled towards
-    the start."""
+    """A softmax head ``(weights, bias)`` refitted on ``features`` (labels index its columns;
+    the label ``columns`` marks an empty scene, whose target is an even split: no throw stands
+    out) from its current values: class-weighted, by Adam on standardised features, pulled
+    towards the start."""
     classes = weights.shape[1]
     mean, scale = features.mean(0), features.std(0) + 1e-3
     z = (features - mean) / scale
     v0 = weights * scale[:, None]  # the same head on standardised features
     c0 = bias + mean @ weights
     v, c = v0.copy(), c0.copy()
-    counts = np.bincount(labels, minlength=classes).astype(np.float64)
-    sw = (len(labels) / (classes * np.maximum(counts, 1)))[labels]
+    counts = np.bincount(labels, minlength=classes + 1).astype(np.float64)
+    groups = np.count_nonzero(counts)
+    sw = (len(labels) / (groups * np.maximum(counts, 1)))[labels]
     sw /= sw.sum()
-    onehot = np.eye(classes)[labels]
+    onehot = np.vstack([np.eye(classes), np.full(classes, 1.0 / classes)])[labels]
     moments = [np.zeros_like(v), np.zeros_like(v), np.zeros_like(c), np.zeros_like(c)]
     for t in range(1, STEPS + 1):
         g = (softmax(z @ v + c) - onehot) * sw[:, None]
@@ -150,8 +152,9 @@ def refit_edge(
     w0, b0 = (np.asarray(a, np.float64) for a in start)
     index = np.full(len(CLASS_ORDER), -1)
     index[THROWS] = np.arange(len(THROWS))  # a throw's class -> its column in the throws head
+    index[NONE] = len(THROWS)  # an empty scene: an even split (``fit``)
     held = _late(source, labels)
-    fit_on = throw & ~held
+    fit_on = ~held  # the empty captures too: the head learns to say nothing in this room
     trial = fit(features[fit_on], index[labels[fit_on]], w0, b0)
     before = score(np.stack([reader.read_features(f) for f in features[held]]), labels[held],
                    reader.floor)  # fmt: skip
@@ -167,7 +170,7 @@ def refit_edge(
         "refitted": after > before,  # strictly better: a tie keeps the reader in use
     }
     if details["refitted"]:
-        w, b = fit(features[throw], index[labels[throw]], w0, b0)
+        w, b = fit(features, index[labels], w0, b0)
         meta = {**meta, "throws_head": head_metadata(w, b), "floor": floor}
     details["seconds"] = round(time.perf_counter() - t0, 1)
     log.info("edge reader: held-out views score %d -> %d; %s", before, after,
