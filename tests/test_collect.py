@@ -480,6 +480,53 @@ def test_preview_window_shows_the_prompt_counts_and_warning(tmp_path):
     assert (bottom == 255).all(axis=2).any()  # the white prompt
 
 
+def test_the_check_reads_captures_beside_the_preview_and_never_holds_it_up(tmp_path):
+    """A slow reading (a fused still box takes most of a second on a Pi 4) runs on its own
+    thread: the preview keeps being drawn while the first saved image waits to be read, and
+    once capturing ends the view is shown every reading (and a broken judge stops only the
+    reading, not the capture)."""
+    import threading
+
+    release = threading.Event()
+    on_main = []
+
+    def slow_judge(image):
+        release.wait(3)  # read only once the preview has gone on without it
+        on_main.append(threading.current_thread() is threading.main_thread())
+        return True, True
+
+    class Preview:
+        drawn_while_reading = 0
+        last = None
+
+        def update(self, frame, rect, state):
+            if state.saved and not state.judged:
+                self.drawn_while_reading += 1
+                if self.drawn_while_reading > 5:
+                    release.set()
+            self.last = (state.saved, state.judged, state.read_right, state.hands_found)
+            return True
+
+        def close(self):
+            pass
+
+    view = Preview()
+    writer = collect.ImageWriter(tmp_path / "a", Gesture.ROCK)
+    source = MemorySource(numbered_frames(12))
+    result = collect.capture(source, writer, interval=2, countdown=0, view=view, judge=slow_judge)
+    assert len(result.saved) == 6 and view.drawn_while_reading > 5
+    assert on_main == [False] * 6
+    assert view.last == (6, 6, 6, 6)
+
+    def broken(image):
+        raise RuntimeError("the model file went away")
+
+    writer = collect.ImageWriter(tmp_path / "b", Gesture.ROCK)
+    result = collect.capture(MemorySource(numbered_frames(6)), writer, interval=2, countdown=0,
+                             view=view, judge=broken)  # fmt: skip
+    assert len(result.saved) == 3 and view.last[1] == 0
+
+
 def test_check_reads_each_saved_image_live_with_the_model_in_use(clip, tmp_path, capsys):
     """``--check``: the real default recogniser reads every saved crop; the counter says how
     many it read right and found a hand in (the clip shows rock, then paper, then scissors)."""

@@ -5,6 +5,7 @@ what the model in use reads in each saved image (``--check``).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -88,6 +89,56 @@ def model_judge(label: Gesture, model: str | Path | None = None) -> Judge:
     return judge
 
 
+class Checker:
+    """Reads each saved capture with a ``judge`` on a thread of its own, so the preview never
+    waits on it: a still box of the fused default takes 0.4-0.9 s on a Pi 4 (projected), and
+    the preview froze that long once a second when it read them in turn. ``submit`` a saved
+    image; ``fold`` adds the readings done so far to the state; ``finish`` waits for the rest.
+    A judge that fails is reported once and the capture goes on unchecked."""
+
+    #: how long ``finish`` waits for the last readings (a Pi 4 reads one in under a second)
+    FINISH_S = 30.0
+
+    def __init__(self, judge: Judge):
+        self.judge = judge
+        self.todo: queue.Queue[np.ndarray | None] = queue.Queue()
+        self.done: queue.Queue[tuple[bool, bool | None]] = queue.Queue()
+        self.failed = ""
+        self.thread = threading.Thread(target=self._run, name="capture-check", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (image := self.todo.get()) is not None:
+            if self.failed:
+                continue
+            try:
+                self.done.put(self.judge(image))
+            except Exception as exc:  # a broken model must not stop the capture
+                self.failed = f"{type(exc).__name__}: {exc}"
+                log.warning("reading the captures stopped (%s); capturing goes on", exc)
+
+    def submit(self, image: np.ndarray) -> None:
+        self.todo.put(image)
+
+    def fold(self, state: CaptureState) -> None:
+        while True:
+            try:
+                right, found = self.done.get_nowait()
+            except queue.Empty:
+                return
+            state.judged += 1
+            state.read_right += bool(right)
+            if found is not None:
+                state.hands_found = (state.hands_found or 0) + bool(found)
+
+    def finish(self, state: CaptureState, wait: bool = True) -> None:
+        """Stop taking images; with ``wait`` read the ones still waiting (up to ``FINISH_S``)."""
+        self.todo.put(None)
+        if wait:
+            self.thread.join(self.FINISH_S)
+        self.fold(state)
+
+
 @dataclass
 class CaptureResult:
     saved: list[Path] = field(default_factory=list)
@@ -128,7 +179,8 @@ def capture(
     during the countdown; a recorded one waits on its first frame. Stops after ``count`` images,
     at the end of the source, when the view says so, when ``stop`` is set (SIGTERM), or on
     Ctrl-C; returns what was saved. ``counts`` (images per class already there) is shown;
-    with ``judge`` each saved image is read as the game would and the counts are shown live.
+    with ``judge`` each saved image is read as the game would (beside the preview, ``Checker``)
+    and the counts are shown live; the view gets the state once more when the last are read.
     """
     if interval < 1:
         raise ValueError(f"interval must be at least 1 frame, not {interval}")
@@ -139,6 +191,8 @@ def capture(
     start = clock()
     frame = held = None
     live = bool(getattr(source, "live", False))
+    checker = Checker(judge) if judge is not None else None
+    rect = None
     try:
         while True:
             if stop is not None and stop.is_set():
@@ -159,12 +213,14 @@ def capture(
             if state.phase == "capturing":
                 if result.frames % interval == 0:
                     try:
-                        recent = _keep(crop(frame, rect), writer, state, result, judge, recent)
+                        recent = _keep(crop(frame, rect), writer, state, result, checker, recent)
                     except DiskFull as exc:  # keep what was saved; the summary says where
                         result.reason, result.error = "disk full", str(exc)
                         break
                 result.frames += 1
                 state.frames = result.frames
+            if checker is not None:
+                checker.fold(state)
             if view is not None and not view.update(frame, rect, state):
                 result.reason = "stopped"
                 break
@@ -173,9 +229,25 @@ def capture(
                 break
     except KeyboardInterrupt:
         result.reason = "interrupted"
+    if checker is not None:
+        _last_readings(checker, state, result, view, frame, rect)
     result.warning = state.warning
     log.debug("saved %d image(s) of %s (%s)", len(result.saved), writer.label, result.reason)
     return result
+
+
+def _last_readings(checker: Checker, state: CaptureState, result: CaptureResult, view,
+                   frame, rect) -> None:  # fmt: skip
+    """The readings of the last saved images (not waited for when stopped by Ctrl-C or
+    SIGTERM), shown once more."""
+    stopping = result.reason in ("interrupted", "terminated")
+    try:
+        checker.finish(state, wait=not stopping)
+    except KeyboardInterrupt:
+        result.reason = "interrupted"
+        return
+    if view is not None and frame is not None and not stopping:
+        view.update(frame, rect, state)
 
 
 def _next_frame(source, state: CaptureState, frame, held, live: bool, view, sleep):
@@ -212,19 +284,15 @@ def _keep(
     writer: ImageWriter,
     state: CaptureState,
     result: CaptureResult,
-    judge: Judge | None,
+    checker: Checker | None,
     recent: list[np.ndarray],
 ) -> list[np.ndarray]:
-    """Save one box (``DiskFull`` passes up, nothing counted), read it with ``judge``, and move
+    """Save one box (``DiskFull`` passes up, nothing counted), hand it to ``checker``, and move
     the prompt and the near-identical warning on; returns the latest saved images' thumbnails."""
     result.saved.append(writer.write(image))
     state.saved, state.just_saved = len(result.saved), True
-    if judge is not None:
-        right, found = judge(image)
-        state.judged += 1
-        state.read_right += bool(right)
-        if found is not None:
-            state.hands_found = (state.hands_found or 0) + bool(found)
+    if checker is not None:
+        checker.submit(image)
     state.prompt = variety_prompt(writer.label, state.saved)
     recent = [*recent, thumbnail(image)][-RECENT:]
     alike = len(recent) == RECENT and difference(recent) < NEAR_IDENTICAL_MAD

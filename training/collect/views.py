@@ -32,11 +32,13 @@ class TerminalView:
         self.tty = bool(getattr(self.out, "isatty", lambda: False)())
         self._last_second: int | None = None
         self._last_saved = -1
+        self._last_judged = 0
         self._status = ""
         self._prompt = ""
         self._warning = ""
         self._printed = -1
         self._text = ""
+        self._printed_text = ""
 
     def update(self, frame: np.ndarray | None, rect: Rect | None, state: CaptureState) -> bool:
         if state.status != self._status:
@@ -55,19 +57,24 @@ class TerminalView:
             if second != self._last_second and second > 0:
                 self._last_second = second
                 self._line(f"{state.label.value}: saving starts in {second}...")
-        elif state.saved != self._last_saved:
-            self._last_saved = state.saved
+        elif (state.saved, state.judged) != (self._last_saved, self._last_judged):
+            # the readings of ``--check`` come in after their saves (``loop.Checker``)
+            caught_up = state.judged == state.saved and state.judged != self._last_judged
+            self._last_saved, self._last_judged = state.saved, state.judged
             target = f"/{state.target}" if state.target else ""
             text = f"{state.label.value}: {state.saved}{target} saved (Ctrl-C to stop)"
             if state.judged:
                 text += f"; {state.judged_text()}"
             if state.counts:
                 text += f"; in all: {format_counts({g: state.total(g) for g in CLASS_ORDER})}"
+            milestone = state.saved == 1 or state.saved % 10 == 0 or state.saved == state.target
             if self.tty:
                 print(f"\r{text}", end="", file=self.out, flush=True)
-            elif state.saved == 1 or state.saved % 10 == 0 or state.saved == state.target:
+            elif (milestone and self._printed != state.saved) or (
+                caught_up and self._printed == state.saved and text != self._printed_text
+            ):  # a milestone's line, and again once its readings are all in
                 self._line(text)
-                self._printed = state.saved
+                self._printed, self._printed_text = state.saved, text
             self._text = text
         return True
 
