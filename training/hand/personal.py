@@ -94,7 +94,7 @@ def refit_landmarks(
         if part in meta:
             files = {k: _shipped(str(meta[part][k])) for k in ("param", "bin")}
             personal[part] = {**meta[part], **files}
-    if "edge" in meta:  # its head learns this player's cut-off and blurred hands and rooms
+    if "edge" in meta:  # its head learns this player's far, cut-off and blurred hands and rooms
         from training.hand.edgepersonal import refit_edge
 
         personal["edge"] = refit_edge(train, personal["edge"], base, seed)
