@@ -368,7 +368,8 @@ def measure_session(set_name: str, session: str, files, args) -> dict:
         accuracy_before=round(before.accuracy, 4),
         accuracy_after=round(after.accuracy, 4),
         heldback_before_after=[round(result.accuracy_before, 4), round(result.accuracy_after, 4)],
-        would_install=result.accuracy_after >= result.accuracy_before,
+        would_install=result.refused is None,  # the rule as personalize applies it
+        refused=result.refused,
         confusion_after=after.confusion.tolist(),
     )
     return row
@@ -387,7 +388,8 @@ def print_table(rows: list[dict], args) -> None:
             print(f"| {name} | skipped: {r['skipped']} | | | |")
             continue
         hb = r["heldback_before_after"]
-        check = f"{hb[0]:.2f} -> {hb[1]:.2f}, {'installs' if r['would_install'] else 'refused'}"
+        verdict = "installs" if r["would_install"] else f"refused: {r.get('refused')}"
+        check = f"{hb[0]:.2f} -> {hb[1]:.2f}, {verdict}"
         notes = f" ({'; '.join(r['notes'])})" if r["notes"] else ""
         print(
             f"| {name}{notes} | {r['test_images']} | {r['accuracy_before']:.3f} -> "
@@ -398,6 +400,9 @@ def print_table(rows: list[dict], args) -> None:
         worst = min(r["accuracy_after"] for r in measured)
         mean = sum(r["accuracy_after"] for r in measured) / len(measured)
         print(f"\nmean after {mean:.3f}, worst {worst:.3f} (goal: every person >= {GOAL_ACCURACY})")
+        # what each person plays with: the candidate where it is installed, else the model in use
+        kept = [r["accuracy_after" if r["would_install"] else "accuracy_before"] for r in measured]
+        print(f"as installed: mean {sum(kept) / len(kept):.3f}, worst {min(kept):.3f}")
 
 
 def run_sessions(args) -> int:

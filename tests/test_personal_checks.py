@@ -133,10 +133,17 @@ def test_the_landmark_head_personalises_without_pytorch_and_the_others_say_so_fi
     )
     assert done.returncode == 0, done.stderr
     assert "Saved 2 image(s) of rock" in done.stdout and "read right: 2 of 2" in done.stderr
-    # no --kind: the landmark head, said so, refitted in numpy and installed
-    done = run_training(
-        home, "personalize", str(data), "--min-images", "8", pythonpath=no_train_extra
+    # no --kind: the landmark head, said so, refitted in numpy; the shipped model reads these
+    # held-back captures all right, so the refit can only tie, and a tie is no gain: not installed
+    argv = ["personalize", str(data), "--min-images", "8"]
+    done = run_training(home, *argv, pythonpath=no_train_extra)
+    assert done.returncode == personalize.EXIT_NOT_INSTALLED, done.stdout + done.stderr
+    assert (
+        "as many of your latest captures right as the shipped model (1.00); it already "
+        "reads every one of them right" in done.stdout
     )
+    assert not (home / "models" / "active").exists()
+    done = run_training(home, *argv, "--force", pythonpath=no_train_extra)  # installed anyway
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PyTorch is not installed here" in done.stdout
     assert "Installed as the active model" in done.stdout
@@ -305,7 +312,8 @@ def test_a_candidate_under_the_floor_is_not_installed(tmp_path):
 
 def test_the_refusal_rule_counts_captures_and_the_floor():
     """The rule itself: one capture fewer is worse; a tie under the floor (0.25 and 0.25, as
-    in the issue) and a gain that stays under it are refused; a tie above it is installed."""
+    in the issue) and a gain that stays under it are refused; a tie above it is no better (the
+    model in use stays); one capture more, above the floor, is installed."""
     import numpy as np
 
     quarter = np.diag([10, 0, 0, 0]) + np.array(
@@ -320,7 +328,7 @@ def test_the_refusal_rule_counts_captures_and_the_floor():
     one_less[1, 1], one_less[1, 2] = 9, 1
     assert personalize.refusal_reason(good, one_less) == "worse"
     assert personalize.refusal_reason(one_less, good) is None
-    assert personalize.refusal_reason(good, good) is None
+    assert personalize.refusal_reason(good, good) == "no better"
     assert personalize.weak_classes(quarter) == [
         (g.value, 0, 10) for g in CLASS_ORDER if g.index != 0
     ]

@@ -12,10 +12,11 @@ A recogniser kind (``--kind``: the fused default refits the landmark head and fi
 CNN part, ``landmarks`` refits the head alone in seconds, ``cnn`` fine-tunes the CNN from the
 shipped weights) trains a candidate on the rest and exports it; the candidate and the model in
 use now (the active personal model, else the shipped one) both read the held-back images as the
-game reads a hand, and the candidate is installed only if it reads at least as many of them
-right and at least ``ACCURACY_FLOOR`` (0.8) of them; a class it still cannot read is named. The
-``fused`` and ``cnn`` kinds need PyTorch (``pip install -e ".[train]"``); without it the default
-kind is ``landmarks`` (numpy, the Pi's install) and the others stop at once. The model it
+game reads a hand, and the candidate is installed only if it reads more of them right (a tie
+vouches for no gain) and at least ``ACCURACY_FLOOR`` (0.8) of them; a class it still cannot
+read is named. The ``fused`` and ``cnn`` kinds need PyTorch (``pip install -e ".[train]"``);
+without it the default kind is ``landmarks`` (numpy, the Pi's install) and the others stop at
+once. The model it
 replaces is kept as the previous one. ``--reset`` goes back to the shipped model, ``--rollback``
 swaps the active and previous models. ``python -m training`` alone is a guided session: check the
 camera, capture each class, then personalise.

@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--force", action="store_true",
-        help="install the new model even if it does worse than the model in use on your "
+        help="install the new model even if it does no better than the model in use on your "
         f"held-back images, or reads under {round(ACCURACY_FLOOR * 100)}%% of them right",
     )  # fmt: skip
     parser.add_argument(
@@ -149,6 +149,13 @@ def print_result(result: PersonalizeResult, out: TextIO | None = None) -> None:
             f"right, under the floor of {ACCURACY_FLOOR:.2f} (a model that cannot read one "
             f"class reads at most 0.75); {result.compared_with} ({result.accuracy_before:.2f}) "
             "stays active"
+        )
+    elif result.refused == "no better":
+        every = "; it already reads every one of them right" if result.accuracy_before >= 1 else ""
+        why = (
+            f"the new model read as many of your latest captures right as "
+            f"{result.compared_with} ({result.accuracy_before:.2f}){every}, so they show no gain "
+            "to change models for; it stays active"
         )
     else:
         floor = (
